@@ -1,0 +1,141 @@
+"""The `syncdb` command: argument parsing → command module → output and exit code.
+
+Each verb lives in ``syncdb_tui/commands/<module>.py`` with
+``add_arguments(parser)`` and ``run(args, ctx) -> int``.  This module only
+builds the parser, catches :class:`SyncdbError` once (one message on stderr,
+the error's exit code) and opens the TUI when no verb is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from syncdb_tui import __version__
+from syncdb_tui.core.errors import SyncdbError, UsageError
+from syncdb_tui.core.secrets import redact
+
+# verb -> (module in syncdb_tui.commands, one-line help)
+VERBS: dict[str, tuple[str, str]] = {
+    "status": ("status", "status of one environment (--json)"),
+    "report": ("report", "the Database Sync Report in Markdown (-o FILE, --json)"),
+    "generate": ("generate", "autogenerate a revision from the models (-m MSG)"),
+    "migrate": ("migrate", "apply pending revisions (default: head)"),
+    "downgrade": ("downgrade", "roll back to TARGET (-1, a revision, base)"),
+    "stamp": ("stamp", "set the version table without running migrations"),
+    "check": ("check", "CI gate: pending, drift, multiple heads, risk over --max-risk"),
+    "risk": ("risk", "risk findings of SQL or of pending revisions"),
+    "push": ("push", "dev only: apply the models' schema directly"),
+    "seed": ("seed", "fill the database with test data (never on protected environments)"),
+    "diff": ("diff", "compare two environments' live schemas (--against ENV)"),
+    "backup": ("backup", "pg_dump the environment's database"),
+    "restore": ("restore", "restore a backup (pg_restore/psql)"),
+    "backups": ("backups", "list backups with their manifests (--verify)"),
+    "studio": ("studio", "open the TUI on the table explorer"),
+    "psql": ("psql", "psql connected to the environment (-- ARGS)"),
+    "demo": ("demo", "build the AI BotKit demo (embedded dev/staging/prod) and open the TUI"),
+}
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    flag_default = argparse.SUPPRESS if suppress else False
+    parser.add_argument("--env", "-e", metavar="NAME", default=default, help="environment to act on")
+    parser.add_argument("--config", "-c", metavar="PATH", default=default, help="config file to use")
+    parser.add_argument(
+        "--dry-run", action="store_true", default=flag_default, help="print what would run; change nothing"
+    )
+    parser.add_argument(
+        "--force", "-y", action="store_true", default=flag_default, help="skip typed confirmations"
+    )
+    parser.add_argument("--json", action="store_true", default=flag_default, help="machine-readable output")
+    parser.add_argument("--no-color", action="store_true", default=flag_default, help="plain output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every available verb."""
+    parser = argparse.ArgumentParser(
+        prog="syncdb",
+        description="Move a PostgreSQL schema safely from dev to staging to prod. "
+        "Without a command, opens the full-screen app.",
+    )
+    parser.add_argument("--version", action="version", version=f"syncdb {__version__}")
+    _global_options(parser, suppress=False)
+    subparsers = parser.add_subparsers(dest="verb", metavar="COMMAND")
+    for verb, (module_name, help_text) in VERBS.items():
+        module = _command_module(module_name)
+        if module is None:
+            continue
+        sub = subparsers.add_parser(verb, help=help_text, description=help_text)
+        _global_options(sub, suppress=True)
+        module.add_arguments(sub)
+        sub.set_defaults(command_module=module_name)
+    return parser
+
+
+def _command_module(name: str):  # type: ignore[no-untyped-def]
+    try:
+        return importlib.import_module(f"syncdb_tui.commands.{name}")
+    except ModuleNotFoundError as error:
+        if error.name == f"syncdb_tui.commands.{name}":
+            return None
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `syncdb` console script; returns the exit code."""
+    from syncdb_tui.commands.context import CommandContext
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in argv:
+        index = argv.index("--")
+        argv, passthrough = argv[:index], argv[index + 1 :]
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return 0 if exit_.code in (0, None) else 2
+    args.passthrough = passthrough
+    ctx = CommandContext(args)
+    try:
+        if args.verb is None:
+            return _open_tui(ctx)
+        module = importlib.import_module(f"syncdb_tui.commands.{args.command_module}")
+        return int(module.run(args, ctx) or 0)
+    except SyncdbError as error:
+        if os.environ.get("SYNCDB_DEBUG") == "1":
+            traceback.print_exc()
+        sys.stderr.write(redact(error.render()) + "\n")
+        return error.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted: stopped by Ctrl+C; anything unfinished was rolled back\n")
+        return 130
+    except Exception as error:
+        if os.environ.get("SYNCDB_DEBUG") == "1":
+            raise
+        sys.stderr.write(
+            redact(
+                f"error: internal error: {type(error).__name__}: {error}\n"
+                "hint: this is a bug in syncdb; run again with SYNCDB_DEBUG=1 for the traceback and report it\n"
+            )
+        )
+        return 5
+
+
+def _open_tui(ctx: object) -> int:
+    from syncdb_tui.commands.context import CommandContext
+
+    assert isinstance(ctx, CommandContext)
+    try:
+        from syncdb_tui.ui.app import run_app
+    except ModuleNotFoundError as error:
+        raise UsageError(
+            "the full-screen app is not available in this build",
+            hint="use a command instead: syncdb status, syncdb migrate, … (syncdb --help)",
+        ) from error
+    return run_app(ctx.config, env=getattr(ctx.args, "env", None))

@@ -1,0 +1,160 @@
+"""What every headless command receives: parsed options, config, output and prompts.
+
+Command modules (``syncdb_tui/commands/<verb>.py``) each define
+``add_arguments(parser)`` and ``run(args, ctx) -> int``; they call core
+functions, write data to ``ctx.out`` (stdout: JSON, Markdown, SQL) and human
+progress/notes to ``ctx.err`` (stderr), and raise ``SyncdbError`` for every
+failure (``cli.py`` turns it into one message and the exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from syncdb_tui.core.errors import RefusedError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from syncdb_tui.config import Config
+    from syncdb_tui.core.environments import Environment
+    from syncdb_tui.core.events import JobProgress, ProgressCallback
+
+
+@dataclass
+class CommandContext:
+    """Shared state of one CLI invocation."""
+
+    args: argparse.Namespace
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+
+    @property
+    def json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(getattr(self.args, "dry_run", False))
+
+    @property
+    def force(self) -> bool:
+        return bool(getattr(self.args, "force", False))
+
+    @cached_property
+    def config(self) -> Config:
+        from syncdb_tui.config import load_config
+
+        return load_config(getattr(self.args, "config", None))
+
+    def environment(self, name: str | None = None) -> Environment:
+        """The environment named by ``--env`` (or ``name``), resolved (starts embedded servers)."""
+        from syncdb_tui.core.environments import resolve
+
+        return resolve(self.config, name or getattr(self.args, "env", None))
+
+    @cached_property
+    def console(self) -> Console:
+        """A rich console on stderr for tables, progress and notes."""
+        from rich.console import Console
+
+        no_color = bool(getattr(self.args, "no_color", False)) or "NO_COLOR" in os.environ
+        return Console(file=self.err, no_color=no_color, highlight=False, soft_wrap=True)
+
+    def note(self, text: str) -> None:
+        """A human line on stderr (never mixed into data on stdout)."""
+        self.err.write(text.rstrip("\n") + "\n")
+        self.err.flush()
+
+    def write(self, text: str) -> None:
+        """Data on stdout."""
+        self.out.write(text if text.endswith("\n") else text + "\n")
+        self.out.flush()
+
+    def write_json(self, data: Any) -> None:
+        """Data on stdout as indented JSON."""
+        self.write(json.dumps(data, indent=2, default=_json_default))
+
+    @property
+    def interactive(self) -> bool:
+        """True when a person can answer a prompt."""
+        try:
+            return self.stdin.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def confirm_typed(self, env_name: str, action: str, reasons: list[str]) -> None:
+        """Ask for ``env_name`` typed back before ``action``; ``--force`` skips the prompt.
+
+        Raises:
+            RefusedError: no terminal and no --force, or the name typed does not match.
+        """
+        if self.force:
+            return
+        why = "; ".join(reasons)
+        if not self.interactive:
+            raise RefusedError(
+                f"{action} on {env_name} needs a typed confirmation ({why}), and there is no terminal to ask",
+                hint="run it in a terminal and type the environment's name, or pass --force",
+                title="confirmation needed",
+            )
+        self.err.write(f"{action} on {env_name}: {why}.\nType the environment's name ({env_name}) to go on: ")
+        self.err.flush()
+        answer = self.stdin.readline().strip()
+        if answer != env_name:
+            raise RefusedError(
+                f"{action} on {env_name} was not confirmed (typed {answer!r})",
+                hint=f"type exactly {env_name!r}, or pass --force",
+                title="not confirmed",
+            )
+
+    def progress_printer(self) -> ProgressCallback:
+        """A progress callback that draws a single updating line on stderr (or nothing in JSON mode)."""
+        last: list[str] = [""]
+
+        def show(event: JobProgress) -> None:
+            if self.json:
+                return
+            if event.total:
+                pct = f"{100 * event.done / event.total:5.1f}% "
+            else:
+                pct = ""
+            line = f"{pct}{event.phase} {event.detail}".strip()
+            if line != last[0]:
+                last[0] = line
+                if self.err.isatty():
+                    self.err.write("\r\x1b[2K" + line[:200])
+                else:
+                    self.err.write(line + "\n")
+                self.err.flush()
+
+        return show
+
+
+def _json_default(value: Any) -> Any:
+    import dataclasses
+    from datetime import date, datetime
+    from decimal import Decimal
+    from enum import Enum
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")

