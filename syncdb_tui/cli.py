@@ -49,9 +49,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", default=flag_default, help="print what would run; change nothing"
     )
-    parser.add_argument(
-        "--force", "-y", action="store_true", default=flag_default, help="skip typed confirmations"
-    )
+    parser.add_argument("--force", "-y", action="store_true", default=flag_default, help="skip typed confirmations")
     parser.add_argument("--json", action="store_true", default=flag_default, help="machine-readable output")
     parser.add_argument("--no-color", action="store_true", default=flag_default, help="plain output")
 

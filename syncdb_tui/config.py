@@ -150,8 +150,7 @@ class Config:
         known = ", ".join(self.environments) or "(none)"
         raise ConfigError(
             f"there is no environment named {wanted!r}; known environments: {known}",
-            hint=f"pass one of them with --env, or add [environments.{wanted}] to "
-            f"{self.path or CONFIG_FILE_NAME}",
+            hint=f"pass one of them with --env, or add [environments.{wanted}] to {self.path or CONFIG_FILE_NAME}",
             title="unknown environment",
         )
 
@@ -362,9 +361,7 @@ def _sections(data: dict[str, Any], file_path: Path) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     risk = _typed(data.get("risk", {}), dict, "risk", file_path)
     _check_keys(risk, RISK_KEYS, "[risk]", file_path)
-    thresholds = {
-        key: _typed(value, (int, float), f"risk.{key}", file_path) for key, value in risk.items()
-    }
+    thresholds = {key: _typed(value, (int, float), f"risk.{key}", file_path) for key, value in risk.items()}
     kwargs["risk"] = RiskThresholds(**thresholds)
     explorer = _typed(data.get("explorer", {}), dict, "explorer", file_path)
     _check_keys(explorer, EXPLORER_KEYS, "[explorer]", file_path)
@@ -377,9 +374,7 @@ def _sections(data: dict[str, Any], file_path: Path) -> dict[str, Any]:
     tui = _typed(data.get("tui", {}), dict, "tui", file_path)
     _check_keys(tui, TUI_KEYS, "[tui]", file_path)
     if "refresh_interval" in tui:
-        kwargs["refresh_interval"] = _typed(
-            tui["refresh_interval"], (int, float), "tui.refresh_interval", file_path
-        )
+        kwargs["refresh_interval"] = _typed(tui["refresh_interval"], (int, float), "tui.refresh_interval", file_path)
     if "theme" in tui:
         kwargs["theme"] = _typed(tui["theme"], str, "tui.theme", file_path)
     backup = _typed(data.get("backup", {}), dict, "backup", file_path)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from syncdb_tui.config import Config
     from syncdb_tui.core.environments import Environment
     from syncdb_tui.core.events import JobProgress, ProgressCallback
+    from syncdb_tui.core.revisions import Project
 
 
 @dataclass
@@ -54,6 +55,13 @@ class CommandContext:
         from syncdb_tui.config import load_config
 
         return load_config(getattr(self.args, "config", None))
+
+    @cached_property
+    def project(self) -> Project:
+        """The Alembic project of the config (scripts and revision graph)."""
+        from syncdb_tui.core.revisions import Project
+
+        return Project.from_config(self.config)
 
     def environment(self, name: str | None = None) -> Environment:
         """The environment named by ``--env`` (or ``name``), resolved (starts embedded servers)."""

@@ -72,9 +72,7 @@ class ConnectionInfo:
         if "port" in query:
             port = int(query.pop("port"))
         user = query.pop("user", None) or (unquote(parts.username) if parts.username else None)
-        password = query.pop("password", None) or (
-            unquote(parts.password) if parts.password is not None else None
-        )
+        password = query.pop("password", None) or (unquote(parts.password) if parts.password is not None else None)
         database = unquote(parts.path.lstrip("/")) or query.pop("dbname", "") or (user or "postgres")
         return cls(
             host=host,
@@ -273,8 +271,7 @@ def translate_connect_error(env_name: str, conninfo: ConnectionInfo, error: Base
     where = conninfo.display
     if isinstance(error, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError):
         return UnreachableError(
-            f"{env_name}: the server at {where} rejected the login of user {conninfo.user!r}: "
-            f"{redact(str(error))}",
+            f"{env_name}: the server at {where} rejected the login of user {conninfo.user!r}: {redact(str(error))}",
             hint="check the password in the environment's URL variable, PGPASSWORD or ~/.pgpass",
             title="authentication failed",
         )
@@ -329,7 +326,7 @@ async def connect(
     settings = {"application_name": "syncdb", **(server_settings or {})}
     try:
         return await asyncpg.connect(**conninfo.asyncpg_kwargs(), timeout=timeout, server_settings=settings)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError, TimeoutError) as error:
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
         raise translate_connect_error(env.name, conninfo, error) from None
     except asyncpg.InterfaceError as error:
         raise translate_connect_error(env.name, conninfo, error) from None

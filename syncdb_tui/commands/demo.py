@@ -1,0 +1,78 @@
+"""`syncdb demo [--reset]`: build the AI BotKit demo and open the TUI (or print its status)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from syncdb_tui.commands.context import CommandContext
+    from syncdb_tui.config import Config
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reset", action="store_true", help="drop and rebuild the three demo databases")
+    parser.add_argument("--scale", type=float, default=1.0, help="amount of fake data (1 = a few thousand rows)")
+    parser.add_argument("--no-tui", action="store_true", help="print the three environments' status and exit")
+    parser.add_argument(
+        "--dir",
+        default="syncdb-demo",
+        help="where to create the demo project when none is found (./syncdb-demo)",
+    )
+
+
+def _demo_config(args: argparse.Namespace, ctx: CommandContext) -> Config:
+    from syncdb_tui.config import load_config
+    from syncdb_tui.core.errors import ConfigError
+    from syncdb_tui.demo.project import is_demo_config, write_demo_project
+
+    if getattr(args, "config", None):
+        return ctx.config
+    try:
+        found = ctx.config
+    except ConfigError:
+        found = None
+    if found is not None and is_demo_config(found):
+        return found
+    path = write_demo_project(Path(args.dir))
+    ctx.note(f"demo project: {path}")
+    return load_config(path)
+
+
+def run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    import asyncio
+    import sys
+
+    from syncdb_tui.core.environments import resolve
+    from syncdb_tui.core.errors import UsageError
+    from syncdb_tui.core.migrations import status
+    from syncdb_tui.core.report import render_status
+    from syncdb_tui.core.revisions import Project
+    from syncdb_tui.demo.project import DEMO_TARGETS, build_demo
+
+    if args.scale <= 0:
+        raise UsageError(f"--scale must be positive, not {args.scale}")
+    config = _demo_config(args, ctx)
+    built = build_demo(config, reset=args.reset, scale=args.scale, progress=ctx.progress_printer())
+    for item in built:
+        how = "reused" if item.reused else f"built at {item.target}, {item.rows} rows"
+        ctx.note(f"{item.name}: {how}")
+    use_tui = not args.no_tui and not ctx.json and sys.stdout.isatty() and sys.stdin.isatty()
+    if use_tui:
+        try:
+            from syncdb_tui.ui.app import run_app
+        except ModuleNotFoundError:
+            use_tui = False
+        else:
+            return run_app(config)
+    project = Project.from_config(config)
+    results = []
+    for name in DEMO_TARGETS:
+        env = resolve(config, name)
+        results.append((env, asyncio.run(status(project, env))))
+    if ctx.json:
+        ctx.write_json([result.to_json() for _, result in results])
+    else:
+        ctx.write("\n".join(render_status(result, env.display_url) for env, result in results))
+    return 0

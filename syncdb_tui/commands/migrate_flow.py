@@ -1,0 +1,92 @@
+"""What migrate and downgrade share on the command line: show the plan, confirm, run.
+
+The order is fixed: render the SQL and judge its risk; with --dry-run print it
+and stop (nothing is written anywhere); otherwise ask for the typed
+confirmation where the environment is protected or the risk is HIGH, take the
+automatic backup where configured, then run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from syncdb_tui.commands.context import CommandContext
+    from syncdb_tui.core.environments import Environment
+    from syncdb_tui.core.migrations import MigrateResult, PendingRevision
+
+
+def describe_plan(ctx: CommandContext, plan: MigrateResult, judged: list[PendingRevision]) -> None:
+    """Print the plan: SQL on stdout for --dry-run, a summary on stderr otherwise."""
+    from syncdb_tui.core.migrations import render_sql
+
+    verb = "upgrade" if plan.direction == "upgrade" else "downgrade"
+    if ctx.json:
+        return
+    if not plan.revisions:
+        return
+    lines = [
+        f"{verb} {plan.environment}: {len(plan.revisions)} revision(s) "
+        f"from {', '.join(plan.before) or 'base'} to {plan.target}"
+    ]
+    for item in judged:
+        lines.append(f"  {item.revision} {item.message} — risk {item.risk}")
+        for finding in item.findings:
+            lines.append(f"    {finding.severity.name} {finding.rule} ({finding.lock}): {finding.message}")
+    if ctx.dry_run:
+        ctx.write(render_sql(plan.revisions))
+        ctx.note("\n".join(lines))
+        ctx.note("dry run: nothing was changed")
+    else:
+        ctx.note("\n".join(lines))
+
+
+def worst_risk(judged: list[PendingRevision]) -> str:
+    order = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
+    worst = max((order.get(item.risk, 1) for item in judged), default=1)
+    return {1: "LOW", 2: "MEDIUM", 3: "HIGH"}[worst]
+
+
+def confirm(ctx: CommandContext, env: Environment, action: str, judged: list[PendingRevision]) -> None:
+    from syncdb_tui.core.safety import confirmation_reasons
+
+    reasons = confirmation_reasons(env, risk_name=worst_risk(judged))
+    if reasons:
+        ctx.confirm_typed(env.name, action, reasons)
+
+
+def auto_backup(ctx: CommandContext, env: Environment, *, skip: bool) -> str:
+    """The automatic backup before migrating (protected environments by default)."""
+    if skip or not env.config.wants_backup_before_migrate:
+        return ""
+    from syncdb_tui.core.backup import backup_before_migrate
+
+    ctx.note(f"taking a backup of {env.name} before migrating…")
+    manifest: Any = asyncio.run(backup_before_migrate(ctx.config, env, progress=ctx.progress_printer()))
+    if manifest is None:
+        return ""
+    ctx.note(f"\nbackup written: {manifest.path}")
+    return str(manifest.path)
+
+
+def finish(ctx: CommandContext, result: MigrateResult, judged: list[PendingRevision], backup_path: str) -> None:
+    import dataclasses
+
+    result = dataclasses.replace(result, backup_path=backup_path)
+    if ctx.json:
+        data = result.to_json()
+        data["risk"] = worst_risk(judged) if judged else "NONE"
+        data["revisions_risk"] = [{"revision": j.revision, "risk": j.risk} for j in judged]
+        ctx.write_json(data)
+        return
+    if result.dry_run:
+        return
+    if not result.revisions:
+        ctx.note(f"{result.environment} is already at {', '.join(result.before) or 'base'}: nothing to do")
+        return
+    ctx.note(
+        f"{result.environment}: {result.direction} done in {result.seconds:.1f} s "
+        f"({len(result.revisions)} revision(s)); now at {', '.join(result.after) or 'base'}"
+        + (f"; backup {backup_path}" if backup_path else "")
+    )

@@ -1,0 +1,32 @@
+"""`syncdb status`: where one environment stands (text, or --json)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from syncdb_tui.commands.context import CommandContext
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-drift", action="store_true", help="skip comparing the models with the database (faster)")
+
+
+def run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    import asyncio
+
+    from syncdb_tui.core.errors import UnreachableError
+    from syncdb_tui.core.migrations import status
+    from syncdb_tui.core.report import render_status
+
+    env = ctx.environment()
+    with_drift = bool(ctx.config.target_metadata) and not args.no_drift
+    result = asyncio.run(status(ctx.project, env, with_drift=with_drift))
+    if ctx.json:
+        ctx.write_json(result.to_json())
+    else:
+        ctx.write(render_status(result, env.display_url))
+    if not result.reachable:
+        raise UnreachableError(result.error, hint="check the environment's URL and that the server is up")
+    return 0

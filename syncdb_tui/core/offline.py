@@ -1,0 +1,163 @@
+"""Offline SQL: what a revision (or a range) really runs, rendered by Alembic's --sql mode.
+
+The ScriptDirectory is loaded once per project; a range is rendered in one
+pass of env.py and split per revision at Alembic's ``-- Running upgrade A -> B``
+markers.  A revision whose ``upgrade()`` needs a live database (it queries or
+commits) cannot be rendered: it comes back with ``needs_live_reason`` set, and
+the others still render.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from syncdb_tui.core.revisions import ALEMBIC_LOCK, Project, translate_script_errors
+
+if TYPE_CHECKING:
+    from syncdb_tui.core.environments import Environment
+
+_MARKER = re.compile(r"^-- Running (upgrade|downgrade) (.*?) -> (.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class RevisionSQL:
+    """The offline SQL of one revision in one direction."""
+
+    revision: str
+    direction: str
+    sql: str
+    needs_live_reason: str = ""
+    """Why the SQL could not be rendered offline ("" when it was)."""
+
+    @property
+    def rendered(self) -> bool:
+        return not self.needs_live_reason
+
+
+def _render(project: Project, env: Environment | None, start: str | None, dest: str, direction: str) -> str:
+    from alembic.runtime.environment import EnvironmentContext
+
+    script = project.script()
+    cfg = project.alembic_config(env)
+    buffer = io.StringIO()
+    cfg.output_buffer = buffer
+    cfg.stdout = io.StringIO()
+
+    def upgrade(rev: object, context: object) -> object:
+        return script._upgrade_revs(dest, rev)
+
+    def downgrade(rev: object, context: object) -> object:
+        return script._downgrade_revs(dest, rev)
+
+    with (
+        ALEMBIC_LOCK,
+        translate_script_errors(project.script_location),
+        EnvironmentContext(
+            cfg,
+            script,
+            fn=upgrade if direction == "upgrade" else downgrade,
+            as_sql=True,
+            starting_rev=start,
+            destination_rev=dest,
+            tag=None,
+        ),
+    ):
+        script.run_env()
+    return buffer.getvalue()
+
+
+def split_by_revision(sql: str, direction: str) -> dict[str, str]:
+    """Split a range's offline SQL into one chunk per revision (keyed by the revision applied).
+
+    For upgrades the key is the revision reached; for downgrades, the revision undone.
+    """
+    chunks: dict[str, list[str]] = {}
+    prefix: list[str] = []
+    current: list[str] | None = None
+    for line in sql.splitlines():
+        match = _MARKER.match(line)
+        if match:
+            key = match.group(3) if direction == "upgrade" else match.group(2)
+            key = key.split(",")[0].strip()
+            carried: list[str] = []
+            source = current if current is not None else prefix
+            while source and source[-1].strip() in ("", "BEGIN;"):
+                carried.insert(0, source.pop())
+            current = (prefix if not chunks else []) + carried
+            if not chunks:
+                prefix = []
+            chunks[key] = current
+            current.append(line)
+            continue
+        (current if current is not None else prefix).append(line)
+    return {key: "\n".join(lines).strip() + "\n" for key, lines in chunks.items()}
+
+
+def _needs_live(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    return f"its upgrade() cannot run without a database ({type(error).__name__}: {text.splitlines()[0]})"
+
+
+def offline_sql(
+    project: Project, revision: str, direction: str = "upgrade", env: Environment | None = None
+) -> RevisionSQL:
+    """The SQL of one ``revision`` (``direction`` "upgrade" or "downgrade").
+
+    Raises:
+        UsageError: unknown revision.
+        ConfigError: broken scripts.
+    """
+    project.resolve_target(revision)
+    info = project.graph().by_id.get(revision)
+    downs = info.down_revisions if info else ()
+    start = downs[0] if len(downs) == 1 else ("base" if not downs else None)
+    try:
+        if direction == "upgrade":
+            start_rev = start if start != "base" else None
+            sql = _render(project, env, start_rev, revision, "upgrade")
+        else:
+            target = downs[0] if len(downs) == 1 else ("base" if not downs else downs[0])
+            sql = _render(project, env, revision, target, "downgrade")
+    except (SyntaxError, ImportError):
+        raise
+    except Exception as error:
+        from syncdb_tui.core.errors import SyncdbError
+
+        if isinstance(error, SyncdbError):
+            raise
+        return RevisionSQL(revision, direction, "", _needs_live(error))
+    return RevisionSQL(revision, direction, sql)
+
+
+def offline_range(
+    project: Project,
+    revisions: list[str],
+    direction: str = "upgrade",
+    env: Environment | None = None,
+) -> list[RevisionSQL]:
+    """The SQL of each of ``revisions`` (a contiguous path in upgrade order).
+
+    Rendered in one pass when possible; on failure, revision by revision so that one
+    data migration does not hide the SQL of the others.
+    """
+    if not revisions:
+        return []
+    graph = project.graph()
+    first = graph.by_id.get(revisions[0])
+    linear = all(len(graph.by_id[rev].down_revisions) <= 1 for rev in revisions if rev in graph.by_id)
+    if first is not None and linear and direction == "upgrade":
+        start = first.down_revisions[0] if first.down_revisions else None
+        try:
+            sql = _render(project, env, start, revisions[-1], "upgrade")
+            chunks = split_by_revision(sql, "upgrade")
+            if all(rev in chunks for rev in revisions):
+                return [RevisionSQL(rev, direction, chunks[rev]) for rev in revisions]
+        except Exception as error:  # fall back to one revision at a time
+            from syncdb_tui.core.errors import SyncdbError
+
+            if isinstance(error, SyncdbError):
+                raise
+    return [offline_sql(project, rev, direction, env) for rev in revisions]
