@@ -36,6 +36,24 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         ctx.note("dry run: no file was written")
     else:
         ctx.note(f"revision {result.revision} written to {result.path}")
+        _show_risk(ctx, result.revision)
     if result.empty:
         ctx.note("note: the models match the database; the revision is empty")
     return 0
+
+
+def _show_risk(ctx: CommandContext, revision: str) -> None:
+    """Print the new revision's risk, judged from its offline SQL."""
+    from syncdb_tui.core import risk
+    from syncdb_tui.core.migrations import offline_sql
+    from syncdb_tui.core.revisions import Project
+
+    project = Project.from_config(ctx.config)
+    rendered = offline_sql(project, revision)
+    if not rendered.rendered:
+        ctx.note(f"risk: not judged ({rendered.needs_live_reason})")
+        return
+    analysis = risk.analyse_sql(rendered.sql, thresholds=ctx.config.risk)
+    ctx.note(f"risk: {analysis.risk.name} (judged without live context)")
+    for finding in analysis.findings:
+        ctx.note(f"  {finding.severity.name} {finding.rule} ({finding.lock}): {finding.message}")

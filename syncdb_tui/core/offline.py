@@ -42,6 +42,13 @@ def _render(project: Project, env: Environment | None, start: str | None, dest: 
 
     script = project.script()
     cfg = project.alembic_config(env)
+    if env is None:
+        from sqlalchemy.engine import make_url
+
+        # offline rendering only needs the dialect; no database is contacted
+        cfg.attributes.setdefault("sqlalchemy_url", make_url("postgresql+asyncpg://"))
+        if not cfg.get_main_option("sqlalchemy.url"):
+            cfg.set_main_option("sqlalchemy.url", "postgresql+asyncpg://")
     buffer = io.StringIO()
     cfg.output_buffer = buffer
     cfg.stdout = io.StringIO()
