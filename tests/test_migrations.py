@@ -27,7 +27,8 @@ def schema_fingerprint(psql_exec: Callable[[str, str], str], url: str) -> str:
         url,
         "SELECT string_agg(table_name || '.' || column_name, ',' ORDER BY table_name, column_name) "
         "FROM information_schema.columns WHERE table_schema = 'public';"
-        "SELECT to_regclass('alembic_version') IS NULL, count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace;",
+        "SELECT to_regclass('alembic_version') IS NULL, count(*) FROM pg_class "
+        "WHERE relnamespace = 'public'::regnamespace;",
     )
 
 
