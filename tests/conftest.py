@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import atexit
 import io
 import itertools
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +33,13 @@ _counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedServer:
-    data_dir = tmp_path_factory.mktemp("pg") / ".syncdb"
-    return ensure_server(data_dir)
+def pg_server() -> Iterator[EmbeddedServer]:
+    # Not under pytest's 0700 tmp dir: as root the server runs as another user, who must reach it.
+    root = Path(tempfile.mkdtemp(prefix="syncdb-test-pg-"))
+    root.chmod(0o755)
+    # atexit runs last-registered first: the wheel's hook stops the server, then this removes its data
+    atexit.register(shutil.rmtree, root, True)
+    yield ensure_server(root / ".syncdb")
 
 
 def run_psql(server: EmbeddedServer, database: str, sql: str, *, check: bool = True) -> str:

@@ -205,21 +205,32 @@ def test_unreachable_and_missing_database(tmp_path: Path, run_cli, pg_server) ->
 
 
 def test_wrong_password(tmp_path: Path, run_cli, fresh_db, pg_server) -> None:
-    # The embedded server trusts its socket; a TCP server with md5 auth is what rejects passwords.
-    # A role that may not log in is rejected the same way (auth error → exit 4).
-    url = fresh_db()
-    database = url.split("@/", 1)[1].split("?", 1)[0]
     from conftest import run_psql
 
+    url = fresh_db()
+    database = url.split("@/", 1)[1].split("?", 1)[0]
+    # The embedded server trusts its socket; require a password for one role, as a real server would.
+    hba = pg_server.pgdata / "pg_hba.conf"
+    rule = "local all pwcheck_user scram-sha-256\n"
+    if rule not in hba.read_text():
+        hba.write_text(rule + hba.read_text())
     run_psql(
         pg_server,
         "postgres",
-        "DROP ROLE IF EXISTS nologin_user; CREATE ROLE nologin_user NOLOGIN PASSWORD 'Sekr1tPw';",
+        "DROP ROLE IF EXISTS pwcheck_user; CREATE ROLE pwcheck_user LOGIN PASSWORD 'RightPw-1';"
+        "SELECT pg_reload_conf();",
     )
-    make_project(tmp_path, {"dev": f"postgresql://nologin_user:Sekr1tPw@/{database}?host={pg_server.socket_dir}"})
+    base = f"@/{database}?host={pg_server.socket_dir}"
+    make_project(
+        tmp_path,
+        {"dev": f"postgresql://pwcheck_user:WrongPw-9{base}", "ok": f"postgresql://pwcheck_user:RightPw-1{base}"},
+    )
     result = run_cli("status", cwd=tmp_path)
-    assert result.code == 4 and "nologin_user" in result.err
-    assert "Sekr1tPw" not in result.err + result.out
+    assert result.code == 4 and "authentication failed" in result.err and "pwcheck_user" in result.err
+    assert "WrongPw-9" not in result.err + result.out
+    good = run_cli("status", "--env", "ok", "--json", cwd=tmp_path)
+    assert good.code == 0, good.err
+    assert "RightPw-1" not in good.out + good.err
 
 
 def test_two_concurrent_migrations_one_waits_then_names_holder(proj, psql_exec) -> None:

@@ -12,6 +12,7 @@ the last one names the session in the way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import time
@@ -187,7 +188,11 @@ async def _run_shared(project: Project, env: Environment, call: AlembicCall, wat
 
             def run(sync_conn: Any) -> Any:
                 cfg.attributes["connection"] = sync_conn
-                with ALEMBIC_LOCK, translate_script_errors(project.script_location):
+                with (
+                    ALEMBIC_LOCK,
+                    translate_script_errors(project.script_location, commands=False),
+                    contextlib.redirect_stdout(stdout),
+                ):
                     return call(cfg)
 
             value = await conn.run_sync(run)
@@ -208,7 +213,11 @@ async def _run_unshared(project: Project, env: Environment, call: AlembicCall) -
         os.environ["PGOPTIONS"] = f"-c lock_timeout={_lock_timeout_ms(project)}"
         os.environ["PGAPPNAME"] = MIGRATE_APPLICATION_NAME
         try:
-            with ALEMBIC_LOCK, translate_script_errors(project.script_location):
+            with (
+                ALEMBIC_LOCK,
+                translate_script_errors(project.script_location, commands=False),
+                contextlib.redirect_stdout(stdout),
+            ):
                 return call(cfg)
         finally:
             for key, value in saved.items():

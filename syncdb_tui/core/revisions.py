@@ -82,11 +82,19 @@ def _syntax_message(error: SyntaxError) -> str:
 
 
 @contextmanager
-def translate_script_errors(project_dir: Path | str) -> Iterator[None]:
-    """Turn errors from loading revision files into one clear :class:`ConfigError`."""
+def translate_script_errors(project_dir: Path | str, *, commands: bool = True) -> Iterator[None]:
+    """Turn errors from loading revision files into one clear :class:`ConfigError`.
+
+    With ``commands=False`` Alembic's ``CommandError`` passes through (the caller
+    knows better what a refusal of a running command means).
+    """
     from alembic.script.revision import RevisionError
     from alembic.util import CommandError
 
+    class _Never(Exception):
+        pass
+
+    command_error: type[Exception] = CommandError if commands else _Never
     try:
         yield
     except SyntaxError as error:
@@ -102,7 +110,7 @@ def translate_script_errors(project_dir: Path | str) -> Iterator[None]:
             hint="check each revision's down_revision: it must name an existing revision id",
             title="broken revision history",
         ) from None
-    except CommandError as error:
+    except command_error as error:
         raise ConfigError(
             f"Alembic cannot read the scripts in {project_dir}: {error}",
             hint="check script_location / alembic.ini in your syncdb config",
