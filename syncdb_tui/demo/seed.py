@@ -1,0 +1,613 @@
+"""Deterministic, realistic fake data for the AI BotKit demo tables.
+
+Who calls what: ``core.seed.seed_environment`` (``syncdb seed``) and
+``demo.project.build_demo`` (``syncdb demo``) call :func:`seed` with an open
+asyncpg connection.  It fills every AI BotKit table that exists in the database,
+with the columns that exist there (prod in the demo is at 0006, without
+``aibotkit_analytics`` nor ``chatbots.analytics_enabled``), loading with COPY in
+batches inside one transaction, then moves each serial sequence past the new ids.
+
+The same ``scale`` and ``seed`` give the same rows on every run: each batch draws
+from its own ``random.Random`` seeded by (seed, table, batch number).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from syncdb_tui.core.events import JobProgress, emit
+from syncdb_tui.core.seed import SeedOptions, SeedResult
+
+if TYPE_CHECKING:
+    import asyncpg
+
+__all__ = ["DEMO_TABLES", "SeedOptions", "SeedResult", "plan", "seed"]
+
+DEMO_TABLES = (
+    "aibotkit_users",
+    "aibotkit_teams",
+    "aibotkit_team_members",
+    "aibotkit_chatbots",
+    "aibotkit_conversations",
+    "aibotkit_documents",
+    "aibotkit_messages",
+    "aibotkit_analytics",
+)
+"""The tables the demo seeder fills, parents first."""
+
+EPOCH = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+"""The demo's first day: every timestamp is derived from it, never from the clock."""
+YEAR_SECONDS = 365 * 24 * 3600
+
+FIRST_NAMES = (
+    "Ada",
+    "Alan",
+    "Amara",
+    "Ana",
+    "Arjun",
+    "Ben",
+    "Bianca",
+    "Carlos",
+    "Chen",
+    "Chloe",
+    "Daniel",
+    "Dara",
+    "Elena",
+    "Emeka",
+    "Fatima",
+    "Felix",
+    "Grace",
+    "Hana",
+    "Hugo",
+    "Ines",
+    "Isaac",
+    "Jamal",
+    "Jin",
+    "Julia",
+    "Kai",
+    "Kenji",
+    "Lara",
+    "Leo",
+    "Lina",
+    "Luca",
+    "Maya",
+    "Mei",
+    "Mateo",
+    "Nadia",
+    "Nia",
+    "Noah",
+    "Omar",
+    "Priya",
+    "Rafael",
+    "Rosa",
+    "Sami",
+    "Sara",
+    "Sofia",
+    "Tariq",
+    "Tomas",
+    "Uma",
+    "Victor",
+    "Yara",
+    "Yusuf",
+    "Zoe",
+)
+LAST_NAMES = (
+    "Abara",
+    "Berg",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Nakamura",
+    "Novak",
+    "Okafor",
+    "Petrov",
+    "Quinn",
+    "Rossi",
+    "Santos",
+    "Schmidt",
+    "Silva",
+    "Tanaka",
+    "Varga",
+    "Weber",
+    "Wright",
+    "Yilmaz",
+    "Zhang",
+)
+EMAIL_DOMAINS = ("example.com", "example.org", "mail.example.net", "corp.example.com")
+COMPANY_WORDS = (
+    "Acme",
+    "Apex",
+    "Blue",
+    "Bright",
+    "Cloud",
+    "Copper",
+    "Delta",
+    "Echo",
+    "Falcon",
+    "Green",
+    "Harbor",
+    "Indigo",
+    "Iron",
+    "Lumen",
+    "Maple",
+    "Nova",
+    "North",
+    "Orbit",
+    "Pine",
+    "Pixel",
+    "Quartz",
+    "River",
+    "Solar",
+    "Summit",
+    "Swift",
+    "Terra",
+    "Vertex",
+    "Willow",
+)
+COMPANY_SUFFIXES = ("Labs", "Studio", "Systems", "Works", "Health", "Retail", "Logistics", "Analytics", "Co")
+PLANS = (("Free", 0.35), ("Starter", 0.30), ("Pro", 0.25), ("Enterprise", 0.10))
+STATUSES = (("active", 0.80), ("trialing", 0.10), ("past_due", 0.06), ("canceled", 0.04))
+ROLES = ("member", "member", "member", "admin")
+BOT_KINDS = (
+    "Support Bot",
+    "Sales Assistant",
+    "Onboarding Guide",
+    "FAQ Helper",
+    "Booking Agent",
+    "IT Helpdesk",
+    "HR Assistant",
+    "Docs Navigator",
+)
+COLORS = ("#2563eb", "#16a34a", "#db2777", "#ea580c", "#7c3aed", "#0891b2", "#334155")
+FONTS = ("Inter", "Roboto", "Source Sans", "system-ui")
+GREETINGS = (
+    "Hi! How can I help you today?",
+    "Hello, I'm here to answer your questions.",
+    "Welcome back! What are you looking for?",
+    "Need a hand? Ask me anything about our product.",
+    "Hey there 👋 Ask me about pricing, plans or setup.",
+)
+DOC_TOPICS = (
+    "Getting started",
+    "Pricing and plans",
+    "Refund policy",
+    "API reference",
+    "Security overview",
+    "Troubleshooting login",
+    "Shipping times",
+    "Integrations",
+    "Release notes",
+    "Privacy policy",
+)
+DOC_SOURCES = ("https://docs.example.com/{slug}", "uploads/{slug}.pdf", "https://help.example.com/articles/{slug}")
+USER_LINES = (
+    "How do I reset my password?",
+    "What does the Pro plan include?",
+    "Can I export my conversation history?",
+    "Is there an API for creating chatbots?",
+    "My widget does not show up on the website.",
+    "How long does shipping to Canada take?",
+    "Can I change the bot's colours?",
+    "Do you support single sign-on?",
+    "I was charged twice this month.",
+    "Where can I find the integration guide?",
+    "Does the bot work in Spanish?",
+    "How many documents can I upload?",
+)
+ASSISTANT_LINES = (
+    "You can reset it from Settings → Security; a link arrives by email within a minute.",
+    "The Pro plan includes 5 chatbots, 10,000 messages a month and priority support.",
+    "Yes: open the conversation list and choose Export → CSV.",
+    "There is a REST API; see the API reference in the docs for the /chatbots endpoint.",
+    "Please check that the embed script is placed before the closing </body> tag.",
+    "Standard shipping to Canada takes 5 to 7 business days.",
+    "Open the chatbot's Style tab to pick colours, fonts and the launcher icon.",
+    "Single sign-on with SAML is available on the Enterprise plan.",
+    "I'm sorry about that. I've opened a billing ticket; you'll hear from us within a day.",
+    "The integration guide is under Docs → Integrations.",
+    "Yes, the bot answers in the language the visitor writes in.",
+    "Starter allows 50 documents, Pro 500 and Enterprise unlimited.",
+)
+STYLE_POOL = tuple(
+    json.dumps({"primary_color": color, "font": font, "position": position, "bubble_radius": radius})
+    for color, font, position, radius in itertools.product(COLORS, FONTS, ("bottom-right", "bottom-left"), (8, 12, 16))
+)
+GREETING_POOL = tuple(json.dumps(list(combo)) for k in (1, 2, 3) for combo in itertools.permutations(GREETINGS, k))
+STEPS = tuple(timedelta(seconds=second) for second in range(256))
+"""Precomputed offsets between the messages of one conversation."""
+ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many rows each demo table gets at a scale."""
+
+    users: int
+    teams: int
+    chatbots_per_user: int
+    conversations_per_chatbot: int
+    documents_per_chatbot: int
+    messages_per_conversation: int
+    analytics_days: int
+
+    @property
+    def chatbots(self) -> int:
+        return self.users * self.chatbots_per_user
+
+    @property
+    def conversations(self) -> int:
+        return self.chatbots * self.conversations_per_chatbot
+
+    @property
+    def documents(self) -> int:
+        return self.chatbots * self.documents_per_chatbot
+
+    @property
+    def messages(self) -> int:
+        return self.conversations * self.messages_per_conversation
+
+    @property
+    def analytics(self) -> int:
+        return self.chatbots * self.analytics_days
+
+    def rows(self, table: str) -> int:
+        counts = {
+            "aibotkit_users": self.users,
+            "aibotkit_teams": self.teams,
+            "aibotkit_team_members": self.users,
+            "aibotkit_chatbots": self.chatbots,
+            "aibotkit_conversations": self.conversations,
+            "aibotkit_documents": self.documents,
+            "aibotkit_messages": self.messages,
+            "aibotkit_analytics": self.analytics,
+        }
+        return counts[table]
+
+
+def plan(scale: float) -> Plan:
+    """The row counts at ``scale``: 1.0 is about 7,000 rows; 3,400 gives over 10 million messages."""
+    users = max(2, round(50 * scale))
+    return Plan(
+        users=users,
+        teams=max(1, users // 5),
+        chatbots_per_user=2,
+        conversations_per_chatbot=5,
+        documents_per_chatbot=3,
+        messages_per_conversation=6,
+        analytics_days=7,
+    )
+
+
+# ---------------------------------------------------------------- generators
+# Each generator yields one batch (a list of tuples in the table's head column order)
+# for the id range [start, stop); ``base`` holds the first id of each parent table.
+
+Columns = tuple[str, ...]
+Generator = Callable[[random.Random, int, int, Plan, dict[str, int]], list[tuple[Any, ...]]]
+
+COLUMNS: dict[str, Columns] = {
+    "aibotkit_users": ("id", "email", "name", "password_hash", "created_at"),
+    "aibotkit_teams": (
+        "id",
+        "name",
+        "stripe_customer_id",
+        "stripe_subscription_id",
+        "plan_name",
+        "subscription_status",
+    ),
+    "aibotkit_team_members": ("user_id", "team_id", "role"),
+    "aibotkit_chatbots": ("id", "user_id", "name", "style", "welcome_messages", "created_at", "analytics_enabled"),
+    "aibotkit_conversations": ("id", "chatbot_id", "session_id", "guest_ip"),
+    "aibotkit_documents": ("id", "chatbot_id", "title", "source", "pinecone_id"),
+    "aibotkit_messages": ("id", "conversation_id", "role", "content", "created_at"),
+    "aibotkit_analytics": ("id", "chatbot_id", "date", "message_count", "unique_users", "created_at"),
+}
+IDENTITY_TABLES = tuple(table for table, cols in COLUMNS.items() if cols[0] == "id")
+
+
+def _token(rng: random.Random, alphabet: str, length: int) -> str:
+    return "".join(rng.choices(alphabet, k=length))
+
+
+def _weighted(rng: random.Random, options: Sequence[tuple[str, float]]) -> str:
+    return rng.choices([name for name, _ in options], weights=[weight for _, weight in options])[0]
+
+
+def _user_created(index: int) -> datetime:
+    """When user number ``index`` signed up: spread over the demo's first year, stable per index."""
+    return EPOCH + timedelta(seconds=(index * 7919 * 3607) % YEAR_SECONDS)
+
+
+def _users(rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[str, int]) -> list[tuple[Any, ...]]:
+    rows = []
+    for user_id in range(start, stop):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        email = f"{first.lower()}.{last.lower()}{user_id}@{rng.choice(EMAIL_DOMAINS)}"
+        password_hash = "$2b$12$" + _token(rng, ALNUM, 53)
+        rows.append((user_id, email, f"{first} {last}", password_hash, _user_created(user_id)))
+    return rows
+
+
+def _teams(rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[str, int]) -> list[tuple[Any, ...]]:
+    rows = []
+    for team_id in range(start, stop):
+        name = f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_SUFFIXES)}"
+        plan_name = _weighted(rng, PLANS)
+        if plan_name == "Free":
+            rows.append((team_id, name, None, None, plan_name, None))
+            continue
+        customer = "cus_" + _token(rng, ALNUM, 14)
+        subscription = "sub_" + _token(rng, ALNUM, 24)
+        rows.append((team_id, name, customer, subscription, plan_name, _weighted(rng, STATUSES)))
+    return rows
+
+
+def _team_members(
+    rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[str, int]
+) -> list[tuple[Any, ...]]:
+    rows = []
+    first_user, first_team = base["aibotkit_users"], base["aibotkit_teams"]
+    for offset in range(start, stop):
+        team = offset % plan_.teams
+        role = "owner" if offset < plan_.teams else rng.choice(ROLES)
+        rows.append((first_user + offset, first_team + team, role))
+    return rows
+
+
+def _chatbots(rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[str, int]) -> list[tuple[Any, ...]]:
+    rows = []
+    first_user, first_bot = base["aibotkit_users"], base["aibotkit_chatbots"]
+    for bot_id in range(start, stop):
+        owner = (bot_id - first_bot) // plan_.chatbots_per_user
+        style = rng.choice(STYLE_POOL)
+        greetings = rng.choice(GREETING_POOL)
+        created = _user_created(first_user + owner) + timedelta(hours=rng.randint(1, 24 * 30))
+        enabled = rng.random() < 0.4
+        rows.append((bot_id, first_user + owner, rng.choice(BOT_KINDS), style, greetings, created, enabled))
+    return rows
+
+
+def _conversations(
+    rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[str, int]
+) -> list[tuple[Any, ...]]:
+    rows = []
+    first_bot, first_conv = base["aibotkit_chatbots"], base["aibotkit_conversations"]
+    for conv_id in range(start, stop):
+        bot = first_bot + (conv_id - first_conv) // plan_.conversations_per_chatbot
+        bits = rng.getrandbits(32)
+        ip = f"{11 + (bits >> 24) % 213}.{(bits >> 16) & 255}.{(bits >> 8) & 255}.{1 + (bits & 255) % 254}"
+        rows.append((conv_id, bot, f"{rng.getrandbits(128):032x}", ip if bits % 10 else None))
+    return rows
+
+
+def _documents(rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[str, int]) -> list[tuple[Any, ...]]:
+    rows = []
+    first_bot, first_doc = base["aibotkit_chatbots"], base["aibotkit_documents"]
+    for doc_id in range(start, stop):
+        bot = first_bot + (doc_id - first_doc) // plan_.documents_per_chatbot
+        title = rng.choice(DOC_TOPICS)
+        slug = title.lower().replace(" ", "-")
+        source = rng.choice(DOC_SOURCES).format(slug=slug)
+        rows.append((doc_id, bot, title, source, f"vec-{rng.getrandbits(96):024x}"))
+    return rows
+
+
+def _messages(rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[str, int]) -> list[tuple[Any, ...]]:
+    first_conv, first_msg = base["aibotkit_conversations"], base["aibotkit_messages"]
+    per = plan_.messages_per_conversation
+    pairs = len(USER_LINES)
+    rows = []
+    randrange, rand = rng.randrange, rng.random
+    conv_start = EPOCH
+    topic = 0
+    for msg_id in range(start, stop):
+        offset = msg_id - first_msg
+        turn = offset % per
+        if turn == 0 or msg_id == start:
+            conv_index = offset // per
+            conv_start = EPOCH + timedelta(seconds=(conv_index * 104_729) % YEAR_SECONDS + randrange(3600))
+            topic = randrange(pairs)
+        if turn % 2 == 0:
+            role, content = "user", USER_LINES[(topic + turn // 2) % pairs]
+        else:
+            role, content = "assistant", ASSISTANT_LINES[(topic + turn // 2) % pairs]
+        created = conv_start + STEPS[turn * 20 + int(rand() * 15)]
+        rows.append((msg_id, first_conv + offset // per, role, content, created))
+    return rows
+
+
+def _analytics(rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[str, int]) -> list[tuple[Any, ...]]:
+    first_bot, first_row = base["aibotkit_chatbots"], base["aibotkit_analytics"]
+    days = plan_.analytics_days
+    dates = [EPOCH + timedelta(days=30 + day) for day in range(days)]
+    created = [date + timedelta(days=1, minutes=5) for date in dates]
+    rand = rng.random
+    rows = []
+    for row_id in range(start, stop):
+        offset = row_id - first_row
+        day = offset % days
+        messages = int(rand() * 401)
+        users = min(messages, int(rand() * 81))
+        rows.append((row_id, first_bot + offset // days, dates[day], messages, users, created[day]))
+    return rows
+
+
+GENERATORS: dict[str, Generator] = {
+    "aibotkit_users": _users,
+    "aibotkit_teams": _teams,
+    "aibotkit_team_members": _team_members,
+    "aibotkit_chatbots": _chatbots,
+    "aibotkit_conversations": _conversations,
+    "aibotkit_documents": _documents,
+    "aibotkit_messages": _messages,
+    "aibotkit_analytics": _analytics,
+}
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _batch_rng(seed_value: int, table: str, batch: int) -> random.Random:
+    digest = hashlib.sha256(f"{seed_value}:{table}:{batch}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def _batches(table: str, total: int, batch_size: int, first_id: int) -> Iterator[tuple[int, int, int]]:
+    """(batch number, start, stop) over the ids (or member offsets) of ``table``."""
+    origin = 0 if table == "aibotkit_team_members" else first_id
+    for number, offset in enumerate(range(0, total, batch_size)):
+        yield number, origin + offset, origin + min(total, offset + batch_size)
+
+
+async def _existing_columns(conn: asyncpg.Connection) -> dict[str, list[str]]:
+    rows = await conn.fetch(
+        """
+        SELECT c.table_name, c.column_name
+        FROM information_schema.columns c
+        WHERE c.table_schema = current_schema() AND c.table_name = ANY($1::text[])
+        ORDER BY c.table_name, c.ordinal_position
+        """,
+        list(DEMO_TABLES),
+    )
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        found.setdefault(row["table_name"], []).append(row["column_name"])
+    return found
+
+
+async def _first_ids(conn: asyncpg.Connection, tables: Sequence[str]) -> dict[str, int]:
+    """The first free id of each table, so seeding a non-empty database adds rows beside the old ones."""
+    first: dict[str, int] = {}
+    for table in tables:
+        if table in IDENTITY_TABLES:
+            value = await conn.fetchval(f'SELECT COALESCE(MAX(id), 0) + 1 FROM "{table}"')
+            first[table] = int(value)
+    return first
+
+
+async def _reset_sequences(conn: asyncpg.Connection, tables: Sequence[str]) -> None:
+    for table in tables:
+        if table not in IDENTITY_TABLES:
+            continue
+        sequence = await conn.fetchval("SELECT pg_get_serial_sequence($1, 'id')", f'"{table}"')
+        if sequence:
+            await conn.execute(
+                f'SELECT setval($1::regclass, (SELECT COALESCE(MAX(id), 0) + 1 FROM "{table}"), false)', sequence
+            )
+
+
+def _make_batch(
+    table: str,
+    batch: tuple[int, int, int],
+    *,
+    seed_value: int,
+    plan_: Plan,
+    base: dict[str, int],
+    keep: list[int],
+) -> list[tuple[Any, ...]]:
+    """The rows of one batch, cut down to the columns the database has."""
+    number, start, stop = batch
+    records = GENERATORS[table](_batch_rng(seed_value, table, number), start, stop, plan_, base)
+    if len(keep) != len(COLUMNS[table]):
+        records = [tuple(record[i] for i in keep) for record in records]
+    return records
+
+
+def _prefetch(
+    make: Callable[[tuple[int, int, int]], list[tuple[Any, ...]]], batches: list[tuple[int, int, int]], index: int
+) -> asyncio.Future[list[tuple[Any, ...]]] | None:
+    """Generate batch ``index`` in a thread while the previous one is being copied."""
+    if index >= len(batches):
+        return None
+    return asyncio.ensure_future(asyncio.to_thread(make, batches[index]))
+
+
+async def _skip_foreign_key_checks(conn: asyncpg.Connection) -> bool:
+    """Skip per-row foreign-key triggers for this transaction when the role may (as pg_restore
+    --disable-triggers does): the generated rows reference only rows generated before them."""
+    import asyncpg
+
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+    except asyncpg.PostgresError:
+        return False
+    return True
+
+
+async def seed(conn: asyncpg.Connection, options: SeedOptions) -> SeedResult:
+    """Fill every AI BotKit table that exists with deterministic fake data.
+
+    Args:
+        conn: an open asyncpg connection (not inside a transaction).
+        options: ``scale`` (1.0 ≈ 7,000 rows), ``seed``, ``batch_size`` and ``progress``.
+
+    Returns the rows written per table.  Tables the database lacks are skipped;
+    columns it lacks are left out.  Runs in one transaction.
+
+    Raises:
+        asyncpg.PostgresError: the database rejected the data (callers translate it).
+    """
+    started = time.perf_counter()
+    plan_ = plan(options.scale)
+    existing = await _existing_columns(conn)
+    tables = [table for table in DEMO_TABLES if table in existing]
+    if "aibotkit_team_members" in tables and not {"aibotkit_users", "aibotkit_teams"} <= set(tables):
+        tables.remove("aibotkit_team_members")
+    total = sum(plan_.rows(table) for table in tables)
+    counts: dict[str, int] = {}
+    done = 0
+    async with conn.transaction():
+        await _skip_foreign_key_checks(conn)
+        base = {table: 1 for table in IDENTITY_TABLES} | await _first_ids(conn, tables)
+        for table in tables:
+            wanted = [name for name in COLUMNS[table] if name in existing[table]]
+            keep = [COLUMNS[table].index(name) for name in wanted]
+            rows_written = 0
+            first = base.get(table, 0)
+            batches = list(_batches(table, plan_.rows(table), options.batch_size, first))
+            make = partial(_make_batch, table, seed_value=options.seed, plan_=plan_, base=base, keep=keep)
+            upcoming = _prefetch(make, batches, 0)
+            for index in range(len(batches)):
+                assert upcoming is not None
+                records = await upcoming
+                upcoming = _prefetch(make, batches, index + 1)
+                await conn.copy_records_to_table(table, records=records, columns=wanted)
+                rows_written += len(records)
+                done += len(records)
+                emit(
+                    options.progress,
+                    JobProgress(
+                        phase=f"seeding {table}",
+                        done=done,
+                        total=total,
+                        unit="rows",
+                        detail=f"{rows_written:,}/{plan_.rows(table):,} rows",
+                    ),
+                )
+            counts[table] = rows_written
+        await _reset_sequences(conn, tables)
+    return SeedResult(
+        tables=counts,
+        total_rows=done,
+        seconds=time.perf_counter() - started,
+        source="syncdb_tui.demo.seed:seed",
+    )
