@@ -44,11 +44,12 @@ def _prepare_runtime_dir() -> None:
     else out.
     """
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and Path(runtime).is_dir():
-        return
-    path = Path(tempfile.gettempdir()) / f"syncdb-runtime-{os.getuid()}"
-    path.mkdir(mode=0o755, exist_ok=True)
-    os.environ["XDG_RUNTIME_DIR"] = str(path)
+    if not (runtime and Path(runtime).is_dir() and os.access(runtime, os.W_OK)):
+        path = Path(tempfile.gettempdir()) / f"syncdb-runtime-{os.getuid()}"
+        path.mkdir(mode=0o755, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = runtime = str(path)
+    # the wheel uses $XDG_RUNTIME_DIR/python_PostgresServer only if it exists, else the shared /tmp
+    (Path(runtime) / "python_PostgresServer").mkdir(mode=0o755, exist_ok=True)
 
 
 def bundled_bin_dir() -> Path | None:
