@@ -46,7 +46,8 @@ def _prepare_runtime_dir() -> None:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if not (runtime and Path(runtime).is_dir() and os.access(runtime, os.W_OK)):
         path = Path(tempfile.gettempdir()) / f"syncdb-runtime-{os.getuid()}"
-        path.mkdir(mode=0o755, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+        path.chmod(0o700)  # platformdirs ignores a runtime dir that others can read
         os.environ["XDG_RUNTIME_DIR"] = runtime = str(path)
     # the wheel uses $XDG_RUNTIME_DIR/python_PostgresServer only if it exists, else the shared /tmp
     (Path(runtime) / "python_PostgresServer").mkdir(mode=0o755, exist_ok=True)
