@@ -3,8 +3,8 @@
 ``syncdb demo`` uses the config it is given (or finds) when that config is the
 demo's; otherwise it writes a small demo project (``./syncdb-demo``) whose
 scripts are the ones shipped inside the package.  Building is idempotent: an
-environment whose database already has a revision is reused as it is, unless
-``reset`` is set, which drops and rebuilds it.
+environment whose database is migrated and seeded is reused as it is, unless
+``reset`` is set; one left half-built by an interrupted run is rebuilt.
 """
 
 from __future__ import annotations
@@ -75,12 +75,17 @@ async def _drop_database(env: Environment) -> None:
         await conn.execute(f'CREATE DATABASE "{env.database}"')
 
 
-async def _current(env: Environment) -> tuple[str, ...]:
+async def _is_built(env: Environment) -> bool:
+    """A revision applied and the users table seeded: a finished earlier build."""
     from syncdb_tui.core.environments import connection
     from syncdb_tui.core.migrations import current_revisions
 
     async with connection(env) as conn:
-        return await current_revisions(conn) or ()
+        if not await current_revisions(conn):
+            return False
+        if await conn.fetchval("SELECT to_regclass('aibotkit_users') IS NULL"):
+            return False
+        return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM aibotkit_users)"))
 
 
 async def _seed(env: Environment, scale: float, progress: ProgressCallback | None) -> int:
@@ -109,11 +114,11 @@ def build_demo(
     for name, target in DEMO_TARGETS.items():
         emit(progress, JobProgress(phase=f"preparing {name}"))
         env = resolve(config, name)
-        if reset:
-            asyncio.run(_drop_database(env))
-        if not reset and asyncio.run(_current(env)):
+        if not reset and asyncio.run(_is_built(env)):
             built.append(DemoEnvironment(name, target, reused=True, rows=0))
             continue
+        # new, reset, or left half-built by an interrupted run: start from an empty database
+        asyncio.run(_drop_database(env))
         emit(progress, JobProgress(phase=f"migrating {name} to {target}"))
         upgrade(project, env, target)
         emit(progress, JobProgress(phase=f"seeding {name}"))
