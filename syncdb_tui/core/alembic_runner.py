@@ -80,6 +80,7 @@ def run_alembic(
     revision_after_failure: Callable[[], str] | None = None,
     progress: ProgressCallback | None = None,
     retry_on_lock_timeout: bool = True,
+    on_version: Callable[[tuple[str, ...]], None] | None = None,
 ) -> RunOutcome:
     """Run ``call(alembic_config)`` against ``env`` under the migration lock (blocking).
 
@@ -94,7 +95,7 @@ def run_alembic(
     while True:
         attempts += 1
         try:
-            value, log = asyncio.run(_run_once(project, env, call, progress=progress))
+            value, log = asyncio.run(_run_once(project, env, call, progress=progress, on_version=on_version))
             return RunOutcome(value, attempts, time.monotonic() - started, log)
         except _LockTimeout as timeout:
             if not retry_on_lock_timeout or attempts > config.lock_retries:
@@ -133,13 +134,18 @@ class _LockTimeout(Exception):
 
 
 async def _run_once(
-    project: Project, env: Environment, call: AlembicCall, *, progress: ProgressCallback | None
+    project: Project,
+    env: Environment,
+    call: AlembicCall,
+    *,
+    progress: ProgressCallback | None,
+    on_version: Callable[[tuple[str, ...]], None] | None = None,
 ) -> tuple[Any, str]:
     from syncdb_tui.core.environments import connect
 
     config = project.config
     lock_conn = await connect(env, server_settings={"application_name": "syncdb lock"})
-    watch = BlockerWatch(env)
+    watch = BlockerWatch(env, on_version=on_version)
     try:
         await acquire_advisory_lock(lock_conn, env.database, config.migrate_lock_wait)
         await watch.start()

@@ -446,6 +446,17 @@ def upgrade(
                 return f" at revision {item.revision} (the database stays at {', '.join(now) or 'base'})"
         return ""
 
+    order = [item.revision for item in plan.revisions]
+
+    def on_version(versions: tuple[str, ...]) -> None:
+        done = max((order.index(rev) + 1 for rev in versions if rev in order), default=0)
+        emit(
+            progress,
+            JobProgress(
+                phase=f"{env.name}: applied {', '.join(versions)}", done=done, total=len(order), unit="revisions"
+            ),
+        )
+
     outcome = run_alembic(
         project,
         env,
@@ -453,6 +464,7 @@ def upgrade(
         action="migrate",
         revision_after_failure=failed_at,
         progress=progress,
+        on_version=on_version,
     )
     after = asyncio.run(_read_current(env))
     emit(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -113,6 +114,9 @@ class BlockerWatch:
     pids: list[int] = field(default_factory=list)
     seen: dict[int, Session] = field(default_factory=dict)
     interval: float = 0.25
+    on_version: Callable[[tuple[str, ...]], None] | None = None
+    """Called when the version table changes (a revision committed), for progress."""
+    _versions: tuple[str, ...] | None = None
     _task: asyncio.Task[None] | None = None
     _conn: asyncpg.Connection | None = None
 
@@ -139,7 +143,24 @@ class BlockerWatch:
                 return
             for row in rows:
                 self.seen[row["pid"]] = _session(row)
+            if self.on_version is not None:
+                await self._report_version()
             await asyncio.sleep(self.interval)
+
+    async def _report_version(self) -> None:
+        import asyncpg
+
+        assert self._conn is not None
+        try:
+            rows = await self._conn.fetch("SELECT version_num FROM alembic_version")
+        except asyncpg.UndefinedTableError:
+            return
+        versions = tuple(sorted(str(row["version_num"]) for row in rows))
+        if versions != self._versions:
+            first = self._versions is None
+            self._versions = versions
+            if not first and self.on_version is not None:
+                self.on_version(versions)
 
     async def stop(self) -> None:
         if self._task is not None:
