@@ -1,0 +1,300 @@
+"""Seeding an environment with test data (`syncdb seed`).
+
+Who calls what: ``commands/seed.py`` and the TUI call :func:`seed_environment`;
+it runs the project's ``seed`` callable (``module:function`` from the config) or
+the AI BotKit demo seeder (``syncdb_tui.demo.seed:seed``).
+
+The callable receives a connection and a :class:`SeedOptions`:
+
+- an ``async def`` gets the asyncpg connection (use ``copy_records_to_table`` for speed);
+- a plain ``def`` gets a SQLAlchemy ``Connection`` (sync), already inside a transaction.
+
+It may return a :class:`SeedResult`, a row count, or nothing (syncdb then counts
+the rows it added).  Seeding is refused on protected environments, whatever the flags.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from syncdb_tui.core.errors import ConfigError, OperationError, RefusedError, SyncdbError
+from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from syncdb_tui.config import Config
+    from syncdb_tui.core.environments import Environment
+
+DEMO_SEED = "syncdb_tui.demo.seed:seed"
+INTERNAL_TABLES = ("alembic_version",)
+INTERNAL_PREFIX = "syncdb_"
+
+ConfirmCallback = Callable[[str], bool]
+"""Asked before touching a database that holds data: gets what would happen, returns yes/no."""
+
+
+@dataclass(frozen=True)
+class SeedOptions:
+    """What a seed callable is asked to do."""
+
+    scale: float = 1.0
+    """Amount of data: 1.0 is a few thousand rows for the demo."""
+    seed: int = 42
+    """Random seed: the same value gives the same rows."""
+    batch_size: int = 20_000
+    """Rows per COPY batch."""
+    progress: ProgressCallback | None = field(default=None, compare=False, repr=False)
+    """Called with :class:`JobProgress` events (rows done / total)."""
+    environment: str = ""
+    """The environment's name, for callables that behave differently per environment."""
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """What seeding wrote."""
+
+    tables: dict[str, int] = field(default_factory=dict)
+    """Rows added per table."""
+    total_rows: int = 0
+    seconds: float = 0.0
+    source: str = ""
+    """The ``module:function`` that produced the data."""
+    environment: str = ""
+    truncated: tuple[str, ...] = ()
+    """Tables emptied first (``--reset``)."""
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.total_rows / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "source": self.source,
+            "tables": dict(self.tables),
+            "total_rows": self.total_rows,
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second),
+            "truncated": list(self.truncated),
+        }
+
+
+def load_seed_callable(spec: str) -> Callable[..., Any]:
+    """Import the ``module:function`` named by the config's ``seed`` key.
+
+    Raises:
+        ConfigError: malformed, not importable, missing or not callable.
+    """
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ConfigError(
+            f"seed is {spec!r}; it must be 'module:function'",
+            hint='e.g. seed = "myapp.fixtures:seed"',
+            title="invalid seed",
+        )
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        value: Any = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ConfigError(
+            f"seed names the module {module_name!r}, which cannot be imported: {error}",
+            hint="check the module path, and run syncdb from the project's directory",
+            title="invalid seed",
+        ) from None
+    for part in attribute.split("."):
+        if not hasattr(value, part):
+            raise ConfigError(
+                f"seed: {module_name} has no attribute {attribute!r}",
+                hint="point it at a function taking (connection, options)",
+                title="invalid seed",
+            )
+        value = getattr(value, part)
+    if not callable(value):
+        raise ConfigError(f"seed: {spec} is not callable", hint="point it at a function", title="invalid seed")
+    return value  # type: ignore[no-any-return]
+
+
+async def user_tables(conn: asyncpg.Connection) -> list[str]:
+    """The ordinary tables of the current schema, without Alembic's and syncdb's own."""
+    rows = await conn.fetch(
+        """
+        SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+        ORDER BY c.relname
+        """
+    )
+    names = [row["relname"] for row in rows]
+    return [name for name in names if name not in INTERNAL_TABLES and not name.startswith(INTERNAL_PREFIX)]
+
+
+async def tables_with_rows(conn: asyncpg.Connection, tables: list[str]) -> list[str]:
+    """Those of ``tables`` that hold at least one row."""
+    found = []
+    for table in tables:
+        if await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{_ident(table)}")'):
+            found.append(table)
+    return found
+
+
+async def count_rows(conn: asyncpg.Connection, tables: list[str]) -> dict[str, int]:
+    return {table: int(await conn.fetchval(f'SELECT count(*) FROM "{_ident(table)}"')) for table in tables}
+
+
+def _ident(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def _refuse_protected(env: Environment) -> None:
+    if env.protected:
+        raise RefusedError(
+            f"{env.name} is a protected environment: seeding would write fake data into it",
+            hint="seed a development environment (--env dev); protected environments are never seeded",
+            title="seed refused",
+        )
+
+
+async def seed_environment(
+    config: Config,
+    env: Environment,
+    *,
+    scale: float = 1.0,
+    reset: bool = False,
+    confirm_nonempty: ConfirmCallback | None = None,
+    progress: ProgressCallback | None = None,
+    seed_value: int = 42,
+) -> SeedResult:
+    """Fill ``env``'s database with test data.
+
+    Args:
+        config: the project (its ``seed`` callable, or the demo seeder when unset).
+        env: the environment; refused when protected.
+        scale: amount of data (1.0 = a few thousand rows for the demo).
+        reset: truncate the tables first (asks ``confirm_nonempty`` when they hold data).
+        confirm_nonempty: asked before writing into (or truncating) tables that hold data;
+            without it such a database is refused.
+        progress: receives row-count events.
+
+    Raises:
+        RefusedError: protected environment, or data present and not confirmed.
+        ConfigError: the ``seed`` setting is invalid.
+        UnreachableError: the database cannot be reached.
+        OperationError: the seed callable or the database failed (nothing is kept).
+    """
+    import asyncpg
+
+    from syncdb_tui.core.environments import connection
+
+    _refuse_protected(env)
+    if scale <= 0:
+        raise ConfigError(f"the seed scale must be positive, not {scale}", title="invalid scale")
+    spec = config.seed or DEMO_SEED
+    seed_callable = load_seed_callable(spec)
+    options = SeedOptions(scale=scale, seed=seed_value, progress=progress, environment=env.name)
+    async with connection(env) as conn:
+        tables = await user_tables(conn)
+        if not tables:
+            raise RefusedError(
+                f"{env.name} has no tables to seed (database {env.database})",
+                hint="run `syncdb migrate` (or `syncdb push` on dev) first",
+                title="nothing to seed",
+            )
+        filled = await tables_with_rows(conn, tables)
+        truncated: tuple[str, ...] = ()
+        if filled:
+            listing = ", ".join(filled[:6]) + (f" and {len(filled) - 6} more" if len(filled) > 6 else "")
+            if reset:
+                question = f"truncate {len(filled)} tables holding data ({listing}) before seeding"
+            else:
+                question = f"add seed rows to tables that already hold data ({listing})"
+            if confirm_nonempty is None or not confirm_nonempty(question):
+                raise RefusedError(
+                    f"{env.name} already holds data in {listing}",
+                    hint="pass --reset to empty the tables first, or --force to add rows beside the existing ones",
+                    title="database not empty",
+                )
+        if reset and filled:
+            emit(progress, JobProgress(phase=f"truncating {len(tables)} tables"))
+            quoted = ", ".join(f'"{_ident(table)}"' for table in tables)
+            try:
+                await conn.execute(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+            except asyncpg.PostgresError as error:
+                raise OperationError(
+                    f"cannot truncate the tables of {env.name}: {error}",
+                    hint="check for sessions holding locks on them (syncdb status shows blockers)",
+                    title="reset failed",
+                ) from None
+            truncated = tuple(tables)
+        started = time.perf_counter()
+        try:
+            result = await _call_seed(seed_callable, spec, env, conn, options, tables)
+        except SyncdbError:
+            raise
+        except asyncpg.PostgresError as error:
+            raise OperationError(
+                f"seeding {env.name} with {spec} failed: {error}",
+                hint="nothing was kept; check that the database is at the revision the seeder expects",
+                title="seed failed",
+            ) from None
+        except Exception as error:
+            raise OperationError(
+                f"the seed callable {spec} raised {type(error).__name__}: {error}",
+                hint="fix the seed function (SYNCDB_DEBUG=1 shows the traceback)",
+                title="seed failed",
+            ) from error
+    return SeedResult(
+        tables=result.tables,
+        total_rows=result.total_rows,
+        seconds=result.seconds or (time.perf_counter() - started),
+        source=spec,
+        environment=env.name,
+        truncated=truncated,
+    )
+
+
+async def _call_seed(
+    seed_callable: Callable[..., Any],
+    spec: str,
+    env: Environment,
+    conn: asyncpg.Connection,
+    options: SeedOptions,
+    tables: list[str],
+) -> SeedResult:
+    started = time.perf_counter()
+    is_async = inspect.iscoroutinefunction(seed_callable) or inspect.iscoroutinefunction(
+        getattr(seed_callable, "__call__", None)  # noqa: B004
+    )
+    before: dict[str, int] = {}
+    if spec != DEMO_SEED:
+        before = await count_rows(conn, tables)
+    if is_async:
+        value = await seed_callable(conn, options)
+    else:
+        value = await _call_sync(seed_callable, env, options)
+    if isinstance(value, SeedResult):
+        return value
+    seconds = time.perf_counter() - started
+    after = await count_rows(conn, tables)
+    added = {table: after[table] - before.get(table, 0) for table in tables if after[table] != before.get(table, 0)}
+    total = int(value) if isinstance(value, int) and not isinstance(value, bool) else sum(added.values())
+    return SeedResult(tables=added, total_rows=total, seconds=seconds, source=spec)
+
+
+async def _call_sync(seed_callable: Callable[..., Any], env: Environment, options: SeedOptions) -> Any:
+    """Run a plain-function seeder on a SQLAlchemy sync connection, in one transaction."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(env.conninfo.sqlalchemy_url("asyncpg"), poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            return await conn.run_sync(seed_callable, options)
+    finally:
+        await engine.dispose()
