@@ -225,7 +225,7 @@ async def status(
     from syncdb_tui.core.environments import connect
 
     graph = await asyncio.to_thread(project.graph)
-    base = {"environment": env.name, "database": env.database, "protected": env.protected}
+    base: dict[str, Any] = {"environment": env.name, "database": env.database, "protected": env.protected}
     try:
         conn = await connect(env)
     except SyncdbError as error:

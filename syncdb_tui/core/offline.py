@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from syncdb_tui.core.revisions import ALEMBIC_LOCK, Project, translate_script_errors
 
@@ -53,10 +53,10 @@ def _render(project: Project, env: Environment | None, start: str | None, dest: 
     cfg.output_buffer = buffer
     cfg.stdout = io.StringIO()
 
-    def upgrade(rev: object, context: object) -> object:
+    def upgrade(rev: Any, context: Any) -> Any:
         return script._upgrade_revs(dest, rev)
 
-    def downgrade(rev: object, context: object) -> object:
+    def downgrade(rev: Any, context: Any) -> Any:
         return script._downgrade_revs(dest, rev)
 
     with (
