@@ -1,0 +1,202 @@
+"""Benchmark of the table explorer on a 10-million-row table (issue 6).
+
+Starts its own embedded PostgreSQL in a temporary directory, builds
+``big(id bigint primary key, k integer indexed, payload text)`` with one
+INSERT … SELECT over generate_series, then prints median and p95 latency of:
+
+- opening the table (catalog + first page) on an open session;
+- the next page at depth 5,000,000 by keyset, and by OFFSET (the baseline);
+- a sorted page on the indexed column (first page and one at depth 5,000,000);
+- an equality filter on the indexed column;
+
+and the process's memory (tracemalloc peak and RSS) while paging through
+1,000 pages. Targets: open ≤ 100 ms; any page ≤ 20 ms median; memory flat.
+
+    python benchmarks/bench_explorer.py [--rows 10000000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from syncdb_tui.config import Config, EnvironmentConfig
+from syncdb_tui.core.embedded import EmbeddedServer, ensure_server
+from syncdb_tui.core.explorer import ExplorerSession, ViewState, open_session, ordering_keys
+from syncdb_tui.core.explorer_query import Filter, Operator, Sort, TableRef, offset_query
+
+BIG = TableRef("public", "big")
+PAGE = 100
+
+
+def psql(server: EmbeddedServer, database: str, sql: str) -> str:
+    env = {**os.environ, "PGHOST": str(server.socket_dir), "PGUSER": server.user, "PGDATABASE": database}
+    result = subprocess.run(
+        [str(server.bin_dir / "psql"), "-XAtq", "-v", "ON_ERROR_STOP=1"],
+        input=sql,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"psql failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def build(server: EmbeddedServer, rows: int) -> float:
+    started = time.perf_counter()
+    psql(server, "postgres", "DROP DATABASE IF EXISTS bench; CREATE DATABASE bench;")
+    psql(
+        server,
+        "bench",
+        f"""
+        SET maintenance_work_mem = '512MB';
+        CREATE TABLE big (id bigint NOT NULL, k integer NOT NULL, payload text NOT NULL);
+        INSERT INTO big (id, k, payload)
+          SELECT g, ((g * 7919) % 1000003)::int, 'row ' || g FROM generate_series(1::bigint, {rows}) AS g;
+        ALTER TABLE big ADD PRIMARY KEY (id);
+        CREATE INDEX big_k_idx ON big (k);
+        VACUUM ANALYZE big;
+        """,
+    )
+    return time.perf_counter() - started
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def timed(call: Callable[[], Awaitable[Any]], repeats: int) -> tuple[float, float]:
+    samples = []
+    await call()  # warm the plan cache and the buffers once
+    for _ in range(repeats):
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    return statistics.median(samples), p95
+
+
+def line(label: str, figures: tuple[float, float], target: str = "") -> None:
+    median, p95 = figures
+    print(f"  {label:<48} median {median:9.2f} ms   p95 {p95:9.2f} ms  {target}")
+
+
+async def measure(session: ExplorerSession, rows: int, repeats: int) -> None:
+    depth = rows // 2
+    info = await session.describe(BIG)
+    plain = ViewState(BIG)
+    print(f"latency ({repeats} runs each, page size {PAGE}, after one warm-up run):")
+    line("open table (catalog + first page)", await timed(lambda: session.open_table(plain), repeats), "≤ 100 ms")
+    line(
+        f"next page at depth {depth:,} (keyset)",
+        await timed(lambda: session.page(info, plain, "next", (depth,)), repeats),
+        "≤ 20 ms",
+    )
+    offset = offset_query(BIG, info.column_names, ordering_keys(info, None), depth, PAGE)
+
+    async def by_offset() -> None:
+        async with session.connection(BIG) as conn:
+            await conn.fetch(offset.sql)
+
+    keyset_median = (await timed(lambda: session.page(info, plain, "next", (depth,)), repeats))[0]
+    offset_figures = await timed(by_offset, max(3, repeats // 10))
+    line(f"next page at depth {depth:,} (OFFSET baseline)", offset_figures)
+    print(f"  {'':<48} keyset is {offset_figures[0] / keyset_median:,.0f}x faster than OFFSET")
+    line("previous page at depth (keyset)", await timed(lambda: session.page(info, plain, "prev", (depth,)), repeats))
+    line("last page (keyset)", await timed(lambda: session.page(info, plain, "last"), repeats))
+    by_k = ViewState(BIG, Sort("k"))
+    line("sorted page on indexed k (first)", await timed(lambda: session.page(info, by_k, "first"), repeats), "≤ 20 ms")
+    async with session.connection(BIG) as conn:
+        anchor = await conn.fetchrow(f"SELECT k, id FROM big ORDER BY k, id OFFSET {depth} LIMIT 1")
+    line(
+        f"sorted page on indexed k at depth {depth:,}",
+        await timed(lambda: session.page(info, by_k, "next", (anchor["k"], anchor["id"])), repeats),
+        "≤ 20 ms",
+    )
+    equal = ViewState(BIG, None, (Filter("k", Operator.EQ, "424242"),))
+    line("filter k = 424242 (indexed)", await timed(lambda: session.page(info, equal, "first"), repeats), "≤ 20 ms")
+    index = info.index_for("k")
+    print(f"  (the sort on k is served by {'the index ' + index.name if index else 'a full scan'})")
+
+
+async def memory(session: ExplorerSession, pages: int) -> None:
+    info = await session.describe(BIG)
+    view = ViewState(BIG)
+    tracemalloc.start()
+    page = await session.page(info, view, "first")
+    checkpoints = {10, 100, 250, 500, 750, pages}
+    print(f"memory while paging through {pages:,} pages ({pages * PAGE:,} rows):")
+    started = time.perf_counter()
+    for number in range(2, pages + 1):
+        page = await session.page(info, view, "next", page.keys[-1])
+        if number in checkpoints:
+            current, peak = tracemalloc.get_traced_memory()
+            print(
+                f"  page {number:>5}: traced now {current / 1e6:6.2f} MB, traced peak {peak / 1e6:6.2f} MB, "
+                f"RSS {rss_mb():7.1f} MB"
+            )
+    elapsed = time.perf_counter() - started
+    tracemalloc.stop()
+    print(f"  {pages - 1} pages in {elapsed:.2f} s ({elapsed * 1000 / (pages - 1):.2f} ms per page, traced)")
+
+
+async def run(server: EmbeddedServer, root: Path, rows: int, repeats: int, pages: int) -> None:
+    url = server.url("bench")
+    config = Config(
+        root=root,
+        path=None,
+        environments={"bench": EnvironmentConfig(name="bench", url=url)},
+        default_env="bench",
+        explorer_page_size=PAGE,
+        explorer_statement_timeout=60,
+    )
+    started = time.perf_counter()
+    session = await open_session(config, "bench")
+    print(f"session opened (connect + settings) in {(time.perf_counter() - started) * 1000:.1f} ms")
+    try:
+        await measure(session, rows, repeats)
+        await memory(session, pages)
+    finally:
+        await session.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--keep", type=Path, help="use (and keep) this directory for the server")
+    args = parser.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="bench-explorer-"))
+    server = ensure_server(root / ".syncdb")
+    try:
+        print(f"building big: {args.rows:,} rows, PK on id, index on k …", flush=True)
+        print(f"built in {build(server, args.rows):.1f} s; size {psql(server, 'bench', SIZE_SQL).strip()}")
+        asyncio.run(run(server, root, args.rows, args.repeats, args.pages))
+    finally:
+        if args.keep is None:
+            pg_ctl = server.bin_dir / "pg_ctl"
+            subprocess.run([str(pg_ctl), "stop", "-D", str(server.pgdata), "-m", "fast"], capture_output=True)
+            shutil.rmtree(root, ignore_errors=True)
+
+
+SIZE_SQL = "SELECT pg_size_pretty(pg_total_relation_size('big'))"
+
+if __name__ == "__main__":
+    main()
