@@ -1,0 +1,290 @@
+"""`syncdb risk [FILE.sql | REVISION | A:B]`: the risk findings of SQL or of revisions.
+
+A ``.sql`` file is analysed as it is; a revision or a range ``A:B`` (the
+revisions after A up to B) is rendered to offline SQL first; with no argument,
+the pending revisions of the environment are judged. With ``--env`` (or with no
+argument) and a reachable database, severities follow the live table sizes and
+the sessions the migration would wait behind are listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from syncdb_tui.commands.context import CommandContext
+    from syncdb_tui.config import RiskThresholds
+    from syncdb_tui.core.environments import Environment
+    from syncdb_tui.core.locks import Blocker
+    from syncdb_tui.core.revisions import Project
+    from syncdb_tui.core.risk import Finding, RiskAnalysis
+
+SEVERITY_NAMES = ("LOW", "MEDIUM", "HIGH")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "target",
+        nargs="?",
+        metavar="FILE.sql|REVISION|A:B",
+        help="a SQL file, a revision, or a range A:B (default: the pending revisions of --env)",
+    )
+    parser.add_argument(
+        "--fail-on",
+        metavar="SEVERITY",
+        help="exit 1 when a finding reaches this severity (LOW, MEDIUM or HIGH)",
+    )
+
+
+@dataclass
+class _Source:
+    """One piece of SQL to judge: a file or one revision."""
+
+    label: str
+    revision: str | None
+    sql: str
+    not_rendered: str = ""
+
+
+def run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    import asyncio
+
+    from syncdb_tui.core.errors import CheckFailed, UsageError
+    from syncdb_tui.core.risk import Severity
+
+    fail_on = None
+    if args.fail_on is not None:
+        name = str(args.fail_on).strip().upper()
+        if name not in SEVERITY_NAMES:
+            raise UsageError(
+                f"--fail-on {args.fail_on!r} is not a severity",
+                hint="use LOW, MEDIUM or HIGH",
+            )
+        fail_on = Severity[name]
+    env_name = getattr(args, "env", None)
+    target = args.target
+    env: Environment | None = None
+    if target and (target.endswith(".sql") or Path(target).is_file()):
+        sources = [_read_file(Path(target))]
+        env = ctx.environment() if env_name else None
+    elif target:
+        env = ctx.environment()
+        sources = _revision_sources(ctx.project, env, target)
+        if not env_name:
+            env = None
+    else:
+        env = ctx.environment()
+        sources = _pending_sources(ctx, env)
+    results, blockers, live_error = asyncio.run(_judge(ctx, sources, env))
+    _output(ctx, results, blockers, env, live_error)
+    if fail_on is not None:
+        reached = [f for _, analysis in results for f in analysis.findings if f.severity >= fail_on]
+        if reached:
+            rules = ", ".join(sorted({f.rule for f in reached}))
+            raise CheckFailed(
+                f"{len(reached)} finding(s) at or above {fail_on.name}: {rules}",
+                hint="apply the mitigations shown, or suppress a finding with '-- syncdb: ignore RULE reason'",
+                title="risk too high",
+            )
+    return 0
+
+
+def _read_file(path: Path) -> _Source:
+    from syncdb_tui.core.errors import UsageError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(
+            f"the SQL file {path} does not exist",
+            hint="give the path of a .sql file, a revision id or a range A:B",
+            title="no such file",
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read {path}: {error}", hint="give a readable UTF-8 .sql file") from None
+    return _Source(str(path), None, text)
+
+
+def _full_revision(project: Project, target: str) -> str | None:
+    """The full revision id of ``target`` (id, prefix, head); None for base."""
+    from syncdb_tui.core.errors import UsageError
+
+    project.resolve_target(target)
+    graph = project.graph()
+    if target == "base":
+        return None
+    if target in ("head", "heads"):
+        if len(graph.heads) != 1:
+            raise UsageError(
+                f"there are {len(graph.heads)} heads ({', '.join(graph.heads)})",
+                hint="name the head you mean",
+                title="multiple heads",
+            )
+        return graph.heads[0]
+    if target in graph.by_id:
+        return target
+    matches = [rev for rev in graph.by_id if rev.startswith(target)]
+    if len(matches) == 1:
+        return matches[0]
+    raise UsageError(f"{target!r} does not name exactly one revision", hint="give more of the revision id")
+
+
+def _revision_sources(project: Project, env: Environment, target: str) -> list[_Source]:
+    from syncdb_tui.core.errors import UsageError
+    from syncdb_tui.core.offline import offline_range
+
+    graph = project.graph()
+    if ":" in target:
+        start_text, _, end_text = target.partition(":")
+        start = _full_revision(project, start_text) if start_text else None
+        end = _full_revision(project, end_text or "head")
+        revisions: list[str] = []
+        current = end
+        while current is not None and current != start:
+            revisions.append(current)
+            downs = graph.by_id[current].down_revisions
+            current = downs[0] if downs else None
+        if current != start:
+            raise UsageError(
+                f"{start_text} is not an ancestor of {end_text or 'head'}",
+                hint="a range A:B runs from an older revision A to a newer one B",
+                title="bad range",
+            )
+        revisions.reverse()
+    else:
+        revision = _full_revision(project, target)
+        if revision is None:
+            raise UsageError("'base' has no SQL of its own", hint="give a revision id or a range A:B")
+        revisions = [revision]
+    if not revisions:
+        return []
+    rendered = offline_range(project, revisions, "upgrade", env)
+    return [_Source(r.revision, r.revision, r.sql, r.needs_live_reason) for r in rendered]
+
+
+def _pending_sources(ctx: CommandContext, env: Environment) -> list[_Source]:
+    import asyncio
+
+    from syncdb_tui.core.errors import UnreachableError
+    from syncdb_tui.core.migrations import status
+
+    result = asyncio.run(status(ctx.project, env, with_drift=False, with_risk=False))
+    if not result.reachable:
+        raise UnreachableError(result.error, hint="check the environment's URL and that the server is up")
+    return [_Source(p.revision, p.revision, p.sql, getattr(p, "needs_live_reason", "") or "") for p in result.pending]
+
+
+async def _judge(
+    ctx: CommandContext, sources: list[_Source], env: Environment | None
+) -> tuple[list[tuple[_Source, RiskAnalysis]], list[Blocker], str]:
+    from syncdb_tui.core import locks, risk
+    from syncdb_tui.core.errors import SyncdbError
+
+    tables: set[str] = set()
+    if env is not None:
+        for source in sources:
+            tables |= risk.tables_touched(source.sql) if source.sql else frozenset()
+    context = None
+    blockers: list[Blocker] = []
+    live_error = ""
+    if env is not None:
+        from syncdb_tui.core.environments import connection
+
+        try:
+            async with connection(env) as conn:
+                context = await risk.load_live_context(conn, tables)
+                blockers = await locks.lock_conflicts(
+                    conn, tables, long_running_seconds=ctx.config.risk.long_running_seconds
+                )
+        except SyncdbError as error:
+            live_error = error.message
+    thresholds = _thresholds(ctx)
+    results = [(s, risk.analyse_sql(s.sql, context=context, thresholds=thresholds)) for s in sources]
+    return results, blockers, live_error
+
+
+def _thresholds(ctx: CommandContext) -> RiskThresholds | None:
+    """The project's ``[risk]`` thresholds; the defaults when a lone .sql file has no usable config."""
+    from syncdb_tui.core.errors import SyncdbError
+
+    try:
+        return ctx.config.risk
+    except SyncdbError:
+        return None
+
+
+def _output(
+    ctx: CommandContext,
+    results: list[tuple[_Source, RiskAnalysis]],
+    blockers: list[Blocker],
+    env: Environment | None,
+    live_error: str,
+) -> None:
+    if ctx.json:
+        ctx.write_json([_finding_json(f, s) for s, a in results for f in [*a.findings, *a.suppressed]])
+    else:
+        _render_table(ctx, results)
+    with_context = any(a.judged_with_context for _, a in results)
+    if live_error:
+        ctx.note(f"note: judged without live context: {live_error}")
+    elif not with_context:
+        ctx.note("note: judged without live context (no --env): table sizes unknown, baseline severities")
+    for source, _ in results:
+        if source.not_rendered:
+            ctx.note(f"note: {source.label} was not analysed: {source.not_rendered}")
+    for source, analysis in results:
+        for finding in analysis.suppressed:
+            ctx.note(f"suppressed: {source.label} line {finding.line} {finding.rule}: {finding.suppression_reason}")
+    for blocker in blockers:
+        ctx.note(f"blocker: {blocker.sentence}")
+    if env is not None and with_context and not blockers:
+        ctx.note(f"no session on {env.name} holds locks on these tables or runs long transactions")
+
+
+def _finding_json(finding: Finding, source: _Source) -> dict[str, Any]:
+    return {**finding.to_json(), "revision": source.revision}
+
+
+def _render_table(ctx: CommandContext, results: list[tuple[_Source, RiskAnalysis]]) -> None:
+    import os
+
+    from rich.console import Console
+    from rich.table import Table
+
+    no_color = bool(getattr(ctx.args, "no_color", False)) or "NO_COLOR" in os.environ
+    console = Console(file=ctx.out, no_color=no_color, highlight=False, width=_width(ctx))
+    colours = {"LOW": "green", "MEDIUM": "yellow", "HIGH": "bold red"}
+    for source, analysis in results:
+        title = f"{source.label}: risk {analysis.risk.name}"
+        if not analysis.findings:
+            console.print(f"{title} (no findings)")
+            continue
+        table = Table(title=title, title_justify="left", show_lines=True)
+        for column in ("Severity", "Rule", "Lock", "Table", "Line", "Message", "Mitigation"):
+            table.add_column(column, overflow="fold")
+        for finding in analysis.findings:
+            name = finding.severity.name
+            table.add_row(
+                f"[{colours[name]}]{name}[/]",
+                finding.rule,
+                finding.lock,
+                finding.table or "",
+                str(finding.line),
+                finding.message,
+                finding.mitigation,
+            )
+        console.print(table)
+
+
+def _width(ctx: CommandContext) -> int:
+    import shutil
+
+    try:
+        if ctx.out.isatty():
+            return shutil.get_terminal_size().columns
+    except (AttributeError, ValueError):
+        pass
+    return 160
