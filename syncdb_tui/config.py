@@ -156,8 +156,16 @@ class Config:
 
 
 def find_config_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
-    """Walk up from ``start`` to the first syncdb.toml or pyproject.toml with [tool.syncdb]."""
+    """Walk up from ``start`` to the first syncdb.toml or pyproject.toml with [tool.syncdb].
+
+    ``SYNCDB_CONFIG_CEILING`` (a directory) stops the walk there, as git's
+    ``GIT_CEILING_DIRECTORIES`` does.
+    """
+    ceiling = os.environ.get("SYNCDB_CONFIG_CEILING")
+    ceiling_path = Path(ceiling).resolve() if ceiling else None
     for directory in [start, *start.parents]:
+        if ceiling_path is not None and directory != start and not directory.is_relative_to(ceiling_path):
+            break
         candidate = directory / CONFIG_FILE_NAME
         if candidate.is_file():
             return candidate, _read_toml(candidate)

@@ -91,6 +91,7 @@ def test_missing_script_directory(tmp_path: Path) -> None:
 
 
 def test_fallback_to_database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCDB_CONFIG_CEILING", str(tmp_path))
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:pw@localhost/app")
     monkeypatch.delenv("POSTGRES_URL", raising=False)
     write(tmp_path / "alembic.ini", "[alembic]\nscript_location = migrations\n")
@@ -100,6 +101,7 @@ def test_fallback_to_database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_no_config_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCDB_CONFIG_CEILING", str(tmp_path))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("POSTGRES_URL", raising=False)
     with pytest.raises(ConfigError) as caught:
