@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from syncdb_tui.commands.context import quiet_logs
+
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
 
@@ -24,22 +26,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+@quiet_logs
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
     from syncdb_tui.core.check import check
+    from syncdb_tui.core.errors import UnreachableError
 
     env = ctx.environment()
-    result = asyncio.run(check(ctx.project, env, max_risk=args.max_risk, allow_pending=args.allow_pending))
+    result = asyncio.run(
+        check(
+            ctx.project,
+            env,
+            max_risk=args.max_risk,
+            allow_pending=args.allow_pending,
+            check_models=not ctx.dry_run,
+        )
+    )
+    status = result.status
     if ctx.json:
         ctx.write_json(result.to_json())
     else:
         for note in result.notes:
             ctx.note(f"note: {note}")
         if result.ok:
-            ctx.write(f"check passed: {env.name} is up to date, one head, risk within {args.max_risk}")
+            ctx.write(f"check passed: {env.name} {_passed_summary(status, args.max_risk)}")
         else:
             ctx.write(f"check failed for {env.name}:")
             for problem in result.problems:
                 ctx.write(f"- {problem}")
+    if status is not None and not status.reachable:
+        # not a verdict on the schema: the gate could not look (exit 4, not 1)
+        raise UnreachableError(
+            status.error,
+            hint=getattr(status, "error_hint", "")
+            or "check the environment's URL and that the server is up, then run syncdb check again",
+        )
     return 0 if result.ok else 1
+
+
+def _passed_summary(status: object, max_risk: str) -> str:
+    pending = len(getattr(status, "pending", ()) or ())
+    if pending:
+        state = f"has {pending} pending revision(s) (allowed by --allow-pending)"
+    else:
+        state = "is up to date"
+    return f"{state}, one head, no unknown revision, risk within {max_risk}"

@@ -10,9 +10,12 @@ failure (``cli.py`` turns it into one message and the exit code).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -145,6 +148,29 @@ class CommandContext:
                 self.err.flush()
 
         return show
+
+
+def quiet_logs(run: Callable[[argparse.Namespace, CommandContext], int]) -> Callable[..., int]:
+    """Decorate a command's ``run`` so library INFO logs stay off stderr while it runs.
+
+    A project's env.py usually calls ``fileConfig(alembic.ini)``, which prints Alembic's
+    "Running upgrade a -> b" for every offline SQL preview: during a read-only
+    ``status`` that reads as if something ran.  Warnings still show; ``SYNCDB_DEBUG=1``
+    shows everything.
+    """
+
+    @functools.wraps(run)
+    def wrapper(args: argparse.Namespace, ctx: CommandContext) -> int:
+        if os.environ.get("SYNCDB_DEBUG") == "1":
+            return run(args, ctx)
+        previous = logging.root.manager.disable
+        logging.disable(logging.INFO)
+        try:
+            return run(args, ctx)
+        finally:
+            logging.disable(previous)
+
+    return wrapper
 
 
 def _json_default(value: Any) -> Any:

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from syncdb_tui.commands.context import quiet_logs
+
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
     from syncdb_tui.config import Config
@@ -24,11 +26,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _demo_config(args: argparse.Namespace, ctx: CommandContext) -> Config:
     from syncdb_tui.config import load_config
-    from syncdb_tui.core.errors import ConfigError
+    from syncdb_tui.core.errors import ConfigError, UsageError
     from syncdb_tui.demo.project import is_demo_config, write_demo_project
 
     if getattr(args, "config", None):
-        return ctx.config
+        given = ctx.config
+        if not is_demo_config(given):
+            # build_demo drops and recreates the environments' databases: never on someone's project
+            raise UsageError(
+                f"{args.config} is not a syncdb demo config (it needs target_metadata = "
+                '"syncdb_tui.demo.models:metadata" and dev, staging and prod environments), and '
+                "syncdb demo rebuilds its environments' databases from scratch",
+                hint="run syncdb demo without --config: it writes its own project to ./syncdb-demo (or --dir DIR)",
+                title="not the demo's config",
+            )
+        return given
     try:
         found = ctx.config
     except ConfigError:
@@ -40,8 +52,31 @@ def _demo_config(args: argparse.Namespace, ctx: CommandContext) -> Config:
     return load_config(path)
 
 
+def _describe_dry_run(args: argparse.Namespace, ctx: CommandContext) -> None:
+    """What `syncdb demo` would do, touching nothing (no project written, no server started)."""
+    from syncdb_tui.core.errors import ConfigError
+    from syncdb_tui.demo.project import DEMO_TARGETS, is_demo_config
+
+    try:
+        found = ctx.config
+    except ConfigError:
+        found = None
+    if getattr(args, "config", None) or (found is not None and is_demo_config(found)):
+        where = str(found.path if found is not None else args.config)
+    else:
+        where = f"{args.dir}/syncdb.toml (written if missing, with the demo's scripts)"
+    targets = ", ".join(f"{name} at {target}" for name, target in DEMO_TARGETS.items())
+    how = "rebuilt from scratch" if args.reset else "reused when already built"
+    ctx.note(
+        f"dry run: would use {where}, start the embedded PostgreSQL beside it and build {targets} "
+        f"(prod protected), seeded at scale {args.scale}; environments {how}. Nothing was changed."
+    )
+
+
+@quiet_logs
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
+    import math
     import sys
 
     from syncdb_tui.core.environments import resolve
@@ -51,8 +86,14 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     from syncdb_tui.core.revisions import Project
     from syncdb_tui.demo.project import DEMO_TARGETS, build_demo
 
-    if args.scale <= 0:
-        raise UsageError(f"--scale must be positive, not {args.scale}")
+    if not math.isfinite(args.scale) or args.scale <= 0:
+        raise UsageError(
+            f"--scale must be a positive number, not {args.scale}",
+            hint="1 gives a few thousand rows; 0.1 fewer, 10 more",
+        )
+    if ctx.dry_run:
+        _describe_dry_run(args, ctx)
+        return 0
     config = _demo_config(args, ctx)
     built = build_demo(config, reset=args.reset, scale=args.scale, progress=ctx.progress_printer())
     for item in built:

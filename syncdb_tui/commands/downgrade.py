@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from syncdb_tui.commands.context import quiet_logs
+
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
 
@@ -16,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+@quiet_logs
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from syncdb_tui.commands.context import quiet_logs
+
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
 
@@ -14,9 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rev-id", help="revision id to use (default: generated)")
 
 
+@quiet_logs
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     from syncdb_tui.core.migrations import generate
 
+    if args.rev_id is not None:
+        _check_rev_id(ctx, args.rev_id)
     env = ctx.environment()
     result = generate(ctx.project, env, args.message, dry_run=ctx.dry_run, rev_id=args.rev_id)
     if ctx.json:
@@ -42,10 +47,29 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     return 0
 
 
+def _check_rev_id(ctx: CommandContext, rev_id: str) -> None:
+    """Refuse a --rev-id that is empty, not a plain word, or already used by a revision."""
+    import re
+
+    from syncdb_tui.core.errors import UsageError
+
+    if not re.fullmatch(r"[A-Za-z0-9_]+", rev_id):
+        raise UsageError(
+            f"--rev-id {rev_id!r} is not a usable revision id",
+            hint="use letters, digits and underscores only, e.g. --rev-id 0009",
+        )
+    if rev_id in ctx.project.graph().by_id:
+        raise UsageError(
+            f"--rev-id {rev_id} is already the id of a revision in {ctx.project.script_location}",
+            hint="pick an unused id (or leave --rev-id out for a generated one)",
+        )
+
+
 def _show_risk(ctx: CommandContext, revision: str) -> None:
     """Print the new revision's risk, judged from its offline SQL."""
     from syncdb_tui.core import risk
     from syncdb_tui.core.migrations import offline_sql
+    from syncdb_tui.core.report import lock_text
     from syncdb_tui.core.revisions import Project
 
     project = Project.from_config(ctx.config)
@@ -56,4 +80,4 @@ def _show_risk(ctx: CommandContext, revision: str) -> None:
     analysis = risk.analyse_sql(rendered.sql, thresholds=ctx.config.risk)
     ctx.note(f"risk: {analysis.risk.name} (judged without live context)")
     for finding in analysis.findings:
-        ctx.note(f"  {finding.severity.name} {finding.rule} ({finding.lock}): {finding.message}")
+        ctx.note(f"  {finding.severity.name} {finding.rule} ({lock_text(finding.lock)}): {finding.message}")

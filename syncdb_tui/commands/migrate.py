@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from syncdb_tui.commands.context import quiet_logs
+
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
 
@@ -14,11 +16,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-backup", action="store_true", help="skip the automatic backup taken before migrating")
 
 
+@quiet_logs
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
     from syncdb_tui.commands import migrate_flow
+    from syncdb_tui.core.errors import UsageError
     from syncdb_tui.core.migrations import judge_plan, plan_upgrade, upgrade
+
+    if args.target.startswith("-"):
+        raise UsageError(
+            f"migrate goes forward; {args.target!r} is a step back",
+            hint=f"use `syncdb downgrade {args.target}` to roll back",
+        )
 
     env = ctx.environment()
     project = ctx.project

@@ -20,20 +20,24 @@ if TYPE_CHECKING:
 def describe_plan(ctx: CommandContext, plan: MigrateResult, judged: list[PendingRevision]) -> None:
     """Print the plan: SQL on stdout for --dry-run, a summary on stderr otherwise."""
     from syncdb_tui.core.migrations import render_sql
+    from syncdb_tui.core.report import lock_text
 
     verb = "upgrade" if plan.direction == "upgrade" else "downgrade"
     if ctx.json:
         return
     if not plan.revisions:
         return
+    destination = ", ".join(plan.after) or "base"
+    if plan.target not in plan.after:
+        destination += f" ({plan.target})"
     lines = [
         f"{verb} {plan.environment}: {len(plan.revisions)} revision(s) "
-        f"from {', '.join(plan.before) or 'base'} to {plan.target}"
+        f"from {', '.join(plan.before) or 'base'} to {destination}"
     ]
     for item in judged:
         lines.append(f"  {item.revision} {item.message} — risk {item.risk}")
         for finding in item.findings:
-            lines.append(f"    {finding.severity.name} {finding.rule} ({finding.lock}): {finding.message}")
+            lines.append(f"    {finding.severity.name} {finding.rule} ({lock_text(finding.lock)}): {finding.message}")
     if ctx.dry_run:
         ctx.write(render_sql(plan.revisions))
         ctx.note("\n".join(lines))
@@ -66,7 +70,8 @@ def auto_backup(ctx: CommandContext, env: Environment, *, skip: bool) -> str:
     manifest: Any = asyncio.run(backup_before_migrate(ctx.config, env, progress=ctx.progress_printer()))
     if manifest is None:
         return ""
-    ctx.note(f"\nbackup written: {manifest.path}")
+    # on a terminal the progress line is still open: end it first
+    ctx.note(("\n" if ctx.err.isatty() else "") + f"backup written: {manifest.path}")
     return str(manifest.path)
 
 
@@ -77,7 +82,15 @@ def finish(ctx: CommandContext, result: MigrateResult, judged: list[PendingRevis
     if ctx.json:
         data = result.to_json()
         data["risk"] = worst_risk(judged) if judged else "NONE"
-        data["revisions_risk"] = [{"revision": j.revision, "risk": j.risk} for j in judged]
+        data["revisions_risk"] = [
+            {
+                "revision": j.revision,
+                "risk": j.risk,
+                "findings": [finding.to_json() for finding in j.findings],
+                "needs_live_database": j.needs_live_reason or None,
+            }
+            for j in judged
+        ]
         ctx.write_json(data)
         return
     if result.dry_run:
@@ -86,7 +99,8 @@ def finish(ctx: CommandContext, result: MigrateResult, judged: list[PendingRevis
         ctx.note(f"{result.environment} is already at {', '.join(result.before) or 'base'}: nothing to do")
         return
     ctx.note(
-        f"{result.environment}: {result.direction} done in {result.seconds:.1f} s "
+        ("\n" if ctx.err.isatty() else "")  # end the open progress line on a terminal
+        + f"{result.environment}: {result.direction} done in {result.seconds:.1f} s "
         f"({len(result.revisions)} revision(s)); now at {', '.join(result.after) or 'base'}"
         + (f"; backup {backup_path}" if backup_path else "")
     )

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
-    import subprocess
+    import shlex
     import sys
 
     from syncdb_tui.core.errors import OperationError
@@ -25,14 +25,32 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     tool = asyncio.run(locate_tool("psql", env))
     argv = [str(tool.path), *args.passthrough]
     if ctx.dry_run:
-        ctx.note(f"dry run: would run {' '.join(argv)} on {env.display_url} (password passed in PGPASSWORD)")
+        has_password = bool(env.conninfo.libpq_env().get("PGPASSWORD"))
+        how = "password passed in its environment, never on its command line" if has_password else "no password set"
+        ctx.note(f"dry run: would run {shlex.join(argv)} on {env.display_url} ({how})")
         return 0
     sys.stdout.flush()
-    completed = subprocess.run(argv, env=env.conninfo.libpq_env(), check=False)
-    if completed.returncode != 0:
+    returncode = _run_psql(argv, env.conninfo.libpq_env())
+    if returncode != 0:
         raise OperationError(
-            f"psql on {env.name} exited with status {completed.returncode}",
+            f"psql on {env.name} exited with status {returncode}",
             hint="see psql's message above",
             title="psql failed",
         )
     return 0
+
+
+def _run_psql(argv: list[str], environ: dict[str, str]) -> int:
+    """Run psql in the foreground; Ctrl+C belongs to psql (it cancels the running query).
+
+    ``subprocess.run`` would kill psql on the first Ctrl+C (KeyboardInterrupt in the
+    parent), ending an interactive session when the user only meant to cancel a query.
+    """
+    import subprocess
+
+    process = subprocess.Popen(argv, env=environ)
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue

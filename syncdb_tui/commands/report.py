@@ -6,31 +6,69 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from syncdb_tui.commands.context import quiet_logs
+
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (- or none: stdout)")
 
 
+def _check_output(path: Path) -> None:
+    """Refuse an output path that cannot be written, before any database work."""
+    from syncdb_tui.core.errors import UsageError
+
+    if path.is_dir():
+        raise UsageError(
+            f"cannot write the report to {path}: it is a directory",
+            hint=f"name a file, e.g. -o {path / 'sync-report.md'}",
+        )
+    if not path.parent.is_dir():
+        raise UsageError(
+            f"cannot write the report to {path}: the directory {path.parent} does not exist",
+            hint=f"create it first (mkdir -p {path.parent}) or choose another path",
+        )
+
+
+def _write(path: Path, text: str) -> None:
+    from syncdb_tui.core.errors import UsageError
+
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(
+            f"cannot write the report to {path}: {error.strerror or error}",
+            hint="choose a path you can write to with -o",
+        ) from None
+
+
+@quiet_logs
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
     import json
 
     from syncdb_tui.commands.context import _json_default
-    from syncdb_tui.core.errors import UsageError
+    from syncdb_tui.core.errors import UnreachableError
     from syncdb_tui.core.report import build_report, render_markdown
 
+    path = Path(args.output) if args.output and args.output != "-" else None
+    if path is not None:
+        _check_output(path)
     env = ctx.environment()
     report = asyncio.run(build_report(ctx.project, env))
     text = json.dumps(report.to_json(), indent=2, default=_json_default) + "\n" if ctx.json else render_markdown(report)
-    if args.output:
-        path = Path(args.output)
-        if not path.parent.exists():
-            raise UsageError(f"cannot write {path}: the directory {path.parent} does not exist")
-        path.write_text(text)
+    if path is not None:
+        _write(path, text)
         ctx.note(f"report for {env.name} written to {path}")
     else:
         ctx.write(text)
+    if not report.status.reachable:
+        # the report says so too; the exit code tells scripts that the database was not reached
+        raise UnreachableError(
+            report.status.error,
+            hint=getattr(report.status, "error_hint", "")
+            or "check the environment's URL and that the server is up, then run syncdb report again",
+        )
     return 0

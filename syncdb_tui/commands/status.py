@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from syncdb_tui.commands.context import quiet_logs
+
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
 
@@ -13,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-drift", action="store_true", help="skip comparing the models with the database (faster)")
 
 
+@quiet_logs
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
@@ -28,5 +31,8 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     else:
         ctx.write(render_status(result, env.display_url))
     if not result.reachable:
-        raise UnreachableError(result.error, hint="check the environment's URL and that the server is up")
+        raise UnreachableError(
+            result.error,
+            hint=getattr(result, "error_hint", "") or "check the environment's URL and that the server is up",
+        )
     return 0

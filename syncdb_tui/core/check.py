@@ -2,15 +2,17 @@
 
 Problems: pending revisions (unless allowed), several heads, revisions in the
 database that the scripts do not know, a pending risk above the allowed
-maximum, and model changes that no revision covers (autogenerate at head is
+maximum, model changes that no revision covers (autogenerate at head is
 not empty: judged on a scratch database migrated to head on the same server,
-dropped afterwards).
+dropped afterwards), and a database at head whose schema differs from the
+models (drift: changed outside the migrations).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -81,14 +83,24 @@ async def uncovered_model_changes(project: Project, env: Environment) -> Any:
         return None
     from dataclasses import replace
 
+    import asyncpg
+
     from syncdb_tui.core.drift import compute_drift
     from syncdb_tui.core.environments import Environment, connection
+    from syncdb_tui.core.errors import OperationError
     from syncdb_tui.core.migrations import upgrade
 
-    scratch_name = f"syncdb_check_{os.getpid()}"
-    async with connection(env) as conn:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{scratch_name}"')
-        await conn.execute(f'CREATE DATABASE "{scratch_name}"')
+    scratch_name = f"syncdb_check_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        async with connection(env) as conn:
+            await conn.execute(f'CREATE DATABASE "{scratch_name}"')
+    except asyncpg.PostgresError as error:
+        raise OperationError(
+            f"cannot create the scratch database {scratch_name} on {env.name}'s server "
+            f"to compare the models with the migrations at head: {error}",
+            hint="give the role CREATEDB, or run syncdb check against an environment where it has it",
+            title="scratch database refused",
+        ) from None
     scratch = Environment(
         name=f"{env.name} (scratch)",
         protected=False,
@@ -102,30 +114,69 @@ async def uncovered_model_changes(project: Project, env: Environment) -> Any:
             await asyncio.to_thread(upgrade, project, scratch, "heads" if len(heads) > 1 else "head")
         return await asyncio.to_thread(compute_drift, project.config, scratch)
     finally:
-        async with connection(env) as conn:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{scratch_name}" WITH (FORCE)')
+        try:
+            async with connection(env) as conn:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{scratch_name}" WITH (FORCE)')
+        except (asyncpg.PostgresError, SyncdbError, OSError):
+            pass  # best effort; the name is unique to this run, nothing else uses it
 
 
-async def check(project: Project, env: Environment, *, max_risk: str, allow_pending: bool) -> CheckResult:
-    """Run every check against ``env``."""
+async def check(
+    project: Project, env: Environment, *, max_risk: str, allow_pending: bool, check_models: bool = True
+) -> CheckResult:
+    """Run every check against ``env``.
+
+    ``check_models=False`` skips the model check (it creates and drops a scratch database).
+    """
     from syncdb_tui.core.migrations import status as load_status
 
     status = await load_status(project, env)
     problems = status_problems(status, max_risk=max_risk, allow_pending=allow_pending)
     notes: list[str] = []
     uncovered = None
-    if status.reachable and not status.multiple_heads:
+    if status.reachable and not check_models:
+        notes.append("models not compared with the migrations: --dry-run creates no scratch database")
+    elif status.reachable and not status.multiple_heads:
         try:
             uncovered = await uncovered_model_changes(project, env)
         except SyncdbError as error:
-            notes.append(f"could not check the models against the migrations: {error.message}")
+            notes.append(
+                f"could not check the models against the migrations: {error.message}"
+                + (f" ({error.hint})" if error.hint else "")
+            )
         if uncovered is not None and not getattr(uncovered, "is_empty", True):
             problems.append(
                 "the models have changes that no revision covers (run syncdb generate -m '...'): " + _summary(uncovered)
             )
         if uncovered is None and not project.config.target_metadata:
             notes.append("models not checked: no target_metadata configured")
+    if uncovered is None or getattr(uncovered, "is_empty", True):
+        problems += await _database_drift(project, env, status, notes, uncovered_checked=uncovered is not None)
     return CheckResult(env.name, tuple(problems), tuple(notes), status, uncovered)
+
+
+async def _database_drift(
+    project: Project, env: Environment, status: EnvironmentStatus, notes: list[str], *, uncovered_checked: bool
+) -> list[str]:
+    """A database at head whose schema differs from the models: changed outside the migrations."""
+    at_head = status.reachable and status.current and not status.pending and not status.unknown
+    if not at_head or status.multiple_heads or not project.config.target_metadata:
+        return []
+    from syncdb_tui.core.drift import compute_drift
+
+    try:
+        drift = await asyncio.to_thread(compute_drift, project.config, env)
+    except SyncdbError as error:
+        notes.append(f"could not compare the database with the models: {error.message}")
+        return []
+    if getattr(drift, "is_empty", True):
+        return []
+    why = (
+        "it was changed outside the migrations, by hand or by syncdb push"
+        if uncovered_checked
+        else "it was changed by hand, or the models are ahead of the migrations"
+    )
+    return [f"{env.name} is at head but its schema differs from the models ({why}): {_summary(drift)}"]
 
 
 def _summary(drift: Any) -> str:

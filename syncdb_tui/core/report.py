@@ -77,6 +77,25 @@ def _schema_version(status: EnvironmentStatus) -> str:
     return ", ".join(status.current) if status.current else "none (nothing applied)"
 
 
+def _pending_count(status: EnvironmentStatus) -> str:
+    """How many revisions are pending; unknowable while the database is at a revision the scripts lack."""
+    if status.unknown:
+        return "unknown (the database is at a revision the scripts do not contain)"
+    return str(len(status.pending))
+
+
+def lock_text(lock: str, *, verb: str = "") -> str:
+    """A finding's lock for people: "takes SHARE", or "no table lock" when it takes none."""
+    if not lock or lock.lower() in ("none", "no lock"):
+        return "no table lock"
+    return f"{verb}{lock}"
+
+
+def _cell(text: object) -> str:
+    """``text`` safe inside a Markdown table cell (pipes escaped, one line)."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def render_status(status: EnvironmentStatus, location: str) -> str:
     """The text of `syncdb status` (Markdown-ish, readable as plain text)."""
     lines = [f"# {status.environment}" + (" (protected)" if status.protected else "")]
@@ -89,7 +108,7 @@ def render_status(status: EnvironmentStatus, location: str) -> str:
     lines.append(f"Schema version:  {_schema_version(status)}")
     lines.append(f"Heads:           {', '.join(status.heads) or '(no revisions)'}")
     lines.append(f"Applied:         {len(status.applied)}")
-    lines.append(f"Pending:         {len(status.pending)}" + (f" (risk {status.risk})" if status.pending else ""))
+    lines.append(f"Pending:         {_pending_count(status)}" + (f" (risk {status.risk})" if status.pending else ""))
     if status.unknown:
         lines.append(f"Unknown:         {', '.join(status.unknown)} (in the database, not in the scripts)")
     if status.drift is not None:
@@ -98,11 +117,11 @@ def render_status(status: EnvironmentStatus, location: str) -> str:
         lines.append(f"Note:            {note}")
     if status.pending:
         lines += ["", "## Pending migrations", "", "| Migration | Description | Risk |", "|---|---|---|"]
-        lines += [f"| {p.revision} | {p.message} | {p.risk} |" for p in status.pending]
+        lines += [f"| {p.revision} | {_cell(p.message)} | {p.risk} |" for p in status.pending]
         for pending in status.pending:
             lines += ["", f"### {pending.revision}: {pending.message} ({pending.risk})", ""]
             for finding in pending.findings:
-                lines.append(f"- {finding.severity.name} {finding.rule} ({finding.lock}): {finding.message}")
+                lines.append(f"- {finding.severity.name} {finding.rule} ({lock_text(finding.lock)}): {finding.message}")
             if pending.needs_live_reason:
                 lines.append(f"- needs a live database: {pending.needs_live_reason}")
             else:
@@ -164,28 +183,42 @@ def _next_steps(status: EnvironmentStatus, env: Environment) -> list[str]:
     if not status.reachable:
         return [f"syncdb status --env {env.name}   # after fixing the connection"]
     steps = []
+    if status.unknown:
+        return [
+            "Check out the code that created revision " + ", ".join(status.unknown) + ", then run syncdb status again.",
+            f"syncdb stamp REVISION --env {env.name}   # only if that revision is really gone: "
+            "the revision the schema matches",
+        ]
+    if status.multiple_heads:
+        steps.append(f"alembic merge -m 'merge heads' {' '.join(status.heads)}")
     if status.pending:
         if env.protected:
             steps.append(f"syncdb backup --env {env.name}")
         steps.append(f"syncdb migrate --env {env.name} --dry-run   # review the SQL")
         steps.append(f"syncdb migrate --env {env.name}")
-        steps.append(f"syncdb status --env {env.name}   # confirm it is at {', '.join(status.heads)}")
+        if not status.multiple_heads:
+            steps.append(f"syncdb status --env {env.name}   # confirm it is at {', '.join(status.heads)}")
     elif status.drift is not None and not getattr(status.drift, "is_empty", True):
         steps.append("syncdb generate -m 'describe the change'")
-    else:
+    elif not steps:
         steps.append("Nothing pending.")
     return steps
 
 
-async def build_report(project: Project, env: Environment, *, with_drift: bool = True) -> SyncReport:
-    """Gather the status (with drift and risk) and the advice for ``env``."""
+async def build_report(
+    project: Project, env: Environment, *, with_drift: bool = True, generated_at: datetime | None = None
+) -> SyncReport:
+    """Gather the status (with drift and risk) and the advice for ``env``.
+
+    ``generated_at`` pins the report's time (tests, reproducible reports); default now (UTC).
+    """
     from syncdb_tui.core.migrations import status as load_status
 
     status = await load_status(project, env, with_drift=with_drift and bool(project.config.target_metadata))
     blockers = await _blockers(project, env, status) if status.reachable and status.pending else []
     return SyncReport(
         status=status,
-        generated_at=datetime.now(UTC),
+        generated_at=generated_at or datetime.now(UTC),
         location=env.display_url,
         recommendations=tuple(_recommendations(status, env)),
         next_steps=tuple(_next_steps(status, env)),
@@ -224,16 +257,16 @@ def render_markdown(report: SyncReport) -> str:
     if status.reachable:
         out.append(f"| Server | PostgreSQL {status.server_version} |")
         out.append(f"| Schema Version | {_schema_version(status)} |")
-        out.append(f"| Pending Migrations | {len(status.pending)} |")
+        out.append(f"| Pending Migrations | {_pending_count(status)} |")
     else:
-        out.append(f"| Reachable | no: {status.error} |")
+        out.append(f"| Reachable | no: {_cell(status.error)} |")
     if report.last_backup:
         out.append(f"| Last backup | {report.last_backup} |")
 
     out += ["", "## Pending Migrations", ""]
     if status.pending:
         out += ["| Migration | Description | Risk |", "|---|---|---|"]
-        out += [f"| {p.revision} | {p.message} | {p.risk} |" for p in status.pending]
+        out += [f"| {p.revision} | {_cell(p.message)} | {p.risk} |" for p in status.pending]
     else:
         out.append("None.")
 
@@ -252,7 +285,7 @@ def render_markdown(report: SyncReport) -> str:
         for finding in pending.findings:
             out.append(
                 f"- **{finding.severity.name}** `{finding.rule}` on {finding.table or '-'} "
-                f"(takes {finding.lock}, line {finding.line}): {finding.message}"
+                f"({lock_text(finding.lock, verb='takes ')}, line {finding.line}): {finding.message}"
             )
         for finding in pending.suppressed:
             out.append(f"- suppressed `{finding.rule}` (line {finding.line}): {finding.suppression_reason}")
@@ -261,6 +294,8 @@ def render_markdown(report: SyncReport) -> str:
     if status.pending and not status.judged_with_context:
         out.append("_Risk judged without live context (table sizes unknown)._")
 
+    while out and out[-1] == "":
+        out.pop()
     if report.blockers:
         out += ["", "## Lock Conflicts", ""]
         out += [f"- {line}" for line in report.blockers]

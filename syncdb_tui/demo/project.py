@@ -1,8 +1,8 @@
 """Where the AI BotKit demo project lives, and building its three environments.
 
 ``syncdb demo`` uses the config it is given (or finds) when that config is the
-demo's; otherwise it writes a small demo project (``./syncdb-demo``) whose
-scripts are the ones shipped inside the package.  Building is idempotent: an
+demo's; otherwise it writes a small demo project (``./syncdb-demo``) with a
+copy of the scripts shipped inside the package.  Building is idempotent: an
 environment whose database is migrated and seeded is reused as it is, unless
 ``reset`` is set; one left half-built by an interrupted run is rebuilt.
 """
@@ -59,17 +59,66 @@ def is_demo_config(config: Config) -> bool:
 
 
 def write_demo_project(directory: Path) -> Path:
-    """Write ``directory/syncdb.toml`` for the demo (kept if it exists); returns its path."""
+    """Write ``directory/syncdb.toml`` and a copy of the demo's scripts (both kept if they exist).
+
+    The scripts are copied so that ``syncdb generate`` in the demo writes its new
+    revision into the demo project, never into the installed package.
+    Returns the config's path.
+    """
+    import shutil
+
     directory.mkdir(parents=True, exist_ok=True)
+    scripts = directory / "migrations"
+    if not scripts.exists():
+        shutil.copytree(DEMO_MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     path = directory / "syncdb.toml"
     if not path.exists():
-        path.write_text(DEMO_CONFIG.format(migrations=DEMO_MIGRATIONS.as_posix()))
+        path.write_text(DEMO_CONFIG.format(migrations="migrations"))
     return path
 
 
-async def _drop_database(env: Environment) -> None:
+DEMO_TABLE_PREFIX = "aibotkit_"
+
+
+async def _foreign_tables(env: Environment) -> list[str]:
+    """Tables in ``env``'s database that the demo did not create (empty for a missing database)."""
     from syncdb_tui.core.environments import connection
 
+    async with connection(env, database="postgres") as conn:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", env.database)
+    if not exists:
+        return []
+    async with connection(env) as conn:
+        rows = await conn.fetch(
+            "SELECT n.nspname || '.' || c.relname AS name FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+            "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname <> 'syncdb' AND NOT (n.nspname = 'public' AND "
+            "(c.relname LIKE $1 OR c.relname = 'alembic_version' OR c.relname LIKE 'syncdb%')) ORDER BY 1",
+            DEMO_TABLE_PREFIX + "%",
+        )
+    return [row["name"] for row in rows]
+
+
+async def _drop_database(env: Environment) -> None:
+    """Drop and recreate ``env``'s database, only if it holds nothing but the demo's tables.
+
+    Raises:
+        RefusedError: the database holds other tables (it is not a demo database).
+    """
+    from syncdb_tui.core.environments import connection
+    from syncdb_tui.core.errors import RefusedError
+
+    # an embedded database lives in the demo's own .syncdb/; any other one may be someone's data
+    foreign = [] if env.embedded is not None else await _foreign_tables(env)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise RefusedError(
+            f"{env.name}'s database {env.database} holds tables that are not the demo's ({shown}); "
+            "syncdb demo only drops and rebuilds its own databases",
+            hint='point the demo\'s environments at empty or demo databases (the default is url = "embedded")',
+            title="not a demo database",
+        )
     async with connection(env, database="postgres") as conn:
         await conn.execute(f'DROP DATABASE IF EXISTS "{env.database}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{env.database}"')
@@ -103,12 +152,21 @@ def build_demo(
     """Build dev (head), staging (0007) and prod (0006, protected), each seeded (blocking).
 
     Raises:
+        UsageError: ``config`` is not the demo's.
+        RefusedError: a database to rebuild holds tables that are not the demo's.
         SyncdbError: the embedded server, a migration or the seeding failed.
     """
     from syncdb_tui.core.environments import resolve
+    from syncdb_tui.core.errors import UsageError
     from syncdb_tui.core.migrations import upgrade
     from syncdb_tui.core.revisions import Project
 
+    if not is_demo_config(config):
+        raise UsageError(
+            f"{config.path or 'the configuration'} is not the demo's config; the demo rebuilds its databases",
+            hint="run syncdb demo without --config (it writes ./syncdb-demo)",
+            title="not the demo's config",
+        )
     project = Project.from_config(config)
     built = []
     for name, target in DEMO_TARGETS.items():
