@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -90,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     passthrough: list[str] = []
-    if "--" in argv:
+    if "--" in argv and "psql" in argv[: argv.index("--")]:
         index = argv.index("--")
         argv, passthrough = argv[:index], argv[index + 1 :]
     parser = build_parser()
@@ -99,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:
         return 0 if exit_.code in (0, None) else 2
     args.passthrough = passthrough
+    # SIGTERM (timeout, CI cancel) exits like Ctrl+C does, so atexit hooks run and the
+    # embedded server's list of users stays right
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     ctx = CommandContext(args)
     try:
         if args.verb is None:
@@ -129,6 +133,11 @@ def _open_tui(ctx: object) -> int:
     from syncdb_tui.commands.context import CommandContext
 
     assert isinstance(ctx, CommandContext)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the full-screen app needs a terminal, and stdin or stdout is not one",
+            hint="use a command instead: syncdb status, syncdb report, … (syncdb --help)",
+        )
     try:
         from syncdb_tui.ui.app import run_app
     except ModuleNotFoundError as error:

@@ -70,6 +70,9 @@ class EnvironmentConfig:
     database: str | None = None
     """For ``url = "embedded"``: the database name (default: the environment's name)."""
     description: str = ""
+    unresolved: ConfigError | None = field(default=None, compare=False, repr=False)
+    """Why the URL could not be built (an unset ``${VAR}``); raised only when this
+    environment is used, so one unset production variable does not block dev."""
 
     @property
     def is_embedded(self) -> bool:
@@ -412,8 +415,13 @@ def _build_environments(raw: Any, file_path: Path) -> dict[str, EnvironmentConfi
                 f"{file_path}: [{where}] has no url",
                 hint='add url = "postgresql://user@host/db", url = "${DATABASE_URL}" or url = "embedded"',
             )
-        url = expand_variables(_typed(table["url"], str, f"{where}.url", file_path), f"{where}.url", file_path)
-        if url != "embedded" and not re.match(r"^postgres(ql)?(\+[a-z0-9_]+)?://", url):
+        raw_url = _typed(table["url"], str, f"{where}.url", file_path)
+        unresolved: ConfigError | None = None
+        try:
+            url = expand_variables(raw_url, f"{where}.url", file_path)
+        except ConfigError as error:
+            url, unresolved = "", error
+        if unresolved is None and url != "embedded" and not re.match(r"^postgres(ql)?(\+[a-z0-9_]+)?://", url):
             raise ConfigError(
                 f"{file_path}: {where}.url is not a PostgreSQL URL (it must start with postgresql://)",
                 hint='write postgresql://user@host:5432/dbname, or "embedded"',
@@ -432,5 +440,6 @@ def _build_environments(raw: Any, file_path: Path) -> dict[str, EnvironmentConfi
             backup_before_migrate=backup_before,
             database=database,
             description=_typed(table.get("description", ""), str, f"{where}.description", file_path),
+            unresolved=unresolved,
         )
     return environments

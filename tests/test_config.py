@@ -69,7 +69,6 @@ def test_unknown_environment_lists_known(tmp_path: Path) -> None:
         ('[environments.dev\nurl = "x"', "not valid TOML"),
         ('colour = "red"\n[environments.dev]\nurl = "embedded"\n', "unknown key 'colour'"),
         ('[environments.dev]\nurl = "embedded"\nprotect = true\n', "did you mean 'protected'"),
-        ('[environments.dev]\nurl = "${SYNCDB_TEST_UNSET_VAR}"\n', "SYNCDB_TEST_UNSET_VAR is not set"),
         ('[environments.dev]\nurl = "mysql://x"\n', "not a PostgreSQL URL"),
         ('[environments.dev]\nprotected = "yes"\nurl = "embedded"\n', "must be a bool"),
         ("", "no environments"),
@@ -127,3 +126,20 @@ def test_password_never_shown(url: str) -> None:
     assert "s3cr@t!" not in str(info.sqlalchemy_url())
     env = info.libpq_env()
     assert env.get("PGPASSWORD") in ("s3cr@t!", "onlypass")
+
+
+def test_unset_variable_fails_only_the_environment_that_uses_it(tmp_path: Path) -> None:
+    from syncdb_tui.core.environments import resolve
+
+    project(
+        tmp_path,
+        '[environments.dev]\nurl = "postgresql://u@h/db"\n'
+        '[environments.prod]\nurl = "${SYNCDB_TEST_UNSET_VAR}"\nprotected = true\n',
+    )
+    config = load_config(cwd=tmp_path)
+    assert resolve(config, "dev").database == "db"
+    with pytest.raises(ConfigError) as caught:
+        resolve(config, "prod")
+    assert "SYNCDB_TEST_UNSET_VAR is not set" in caught.value.message
+    assert "environments.prod.url" in caught.value.message
+    assert caught.value.exit_code == 2

