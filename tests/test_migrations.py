@@ -360,3 +360,12 @@ def test_data_migration_needs_live_database(proj) -> None:
     items = migrations.offline_range(project, ["r0003", "r0004"])
     assert items[0].rendered and "CREATE TABLE t_3" in items[0].sql
     assert not items[1].rendered and items[1].needs_live_reason
+
+
+def test_check_on_protected_env_uses_an_unprotected_server_for_its_scratch_database(demo_project, run_cli) -> None:
+    root = demo_project.root
+    assert run_cli("migrate", "--env", "prod", "--force", "--no-backup", cwd=root).code == 0
+    result = run_cli("check", "--env", "prod", "--json", cwd=root)
+    assert result.code == 0, result.out + result.err
+    data = json.loads(result.out)
+    assert any("scratch database on dev's server" in note for note in data["notes"])

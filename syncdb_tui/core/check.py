@@ -3,7 +3,8 @@
 Problems: pending revisions (unless allowed), several heads, revisions in the
 database that the scripts do not know, a pending risk above the allowed
 maximum, model changes that no revision covers (autogenerate at head is
-not empty: judged on a scratch database migrated to head on the same server,
+not empty: judged on a scratch database migrated to head on the same server
+(for a protected environment, on an unprotected environment's server instead),
 dropped afterwards), and a database at head whose schema differs from the
 models (drift: changed outside the migrations).
 """
@@ -121,6 +122,19 @@ async def uncovered_model_changes(project: Project, env: Environment) -> Any:
             pass  # best effort; the name is unique to this run, nothing else uses it
 
 
+async def _scratch_host(project: Project, env: Environment) -> Environment | None:
+    """Where the scratch database may live: ``env`` unless it is protected, else an unprotected one."""
+    if not env.protected:
+        return env
+    from syncdb_tui.core.environments import resolve_config
+
+    for env_config in project.config.environments.values():
+        if env_config.protected or env_config.unresolved is not None:
+            continue
+        return await asyncio.to_thread(resolve_config, project.config, env_config)
+    return None
+
+
 async def check(
     project: Project, env: Environment, *, max_risk: str, allow_pending: bool, check_models: bool = True
 ) -> CheckResult:
@@ -138,7 +152,16 @@ async def check(
         notes.append("models not compared with the migrations: --dry-run creates no scratch database")
     elif status.reachable and not status.multiple_heads:
         try:
-            uncovered = await uncovered_model_changes(project, env)
+            host = await _scratch_host(project, env)
+            if host is None:
+                notes.append(
+                    "models not compared with the migrations: every environment is protected, and syncdb "
+                    "creates no scratch database on a protected server"
+                )
+            else:
+                if host is not env:
+                    notes.append(f"models compared with the migrations on a scratch database on {host.name}'s server")
+                uncovered = await uncovered_model_changes(project, host)
         except SyncdbError as error:
             notes.append(
                 f"could not check the models against the migrations: {error.message}"
