@@ -1,0 +1,239 @@
+"""Benchmark: `syncdb backup` / `syncdb restore` against bare pg_dump / pg_restore (issue 4).
+
+Builds a database of at least ``--size-mb`` MB (default 500) with generate_series on
+its own embedded PostgreSQL in a temporary directory, then times, in the same run
+and alternating to even out noise on a shared machine:
+
+- backup, custom format: syncdb (core ``backup()``, default ``-Z 1``) vs bare
+  ``pg_dump -Fc -Z 1`` (same compression); bare ``pg_dump -Fc`` (default level) for reference;
+- backup, directory format with ``--jobs 2``: syncdb vs bare ``pg_dump -Fd -j 2 -Z 1``;
+- restore into a new database: syncdb (core ``restore()``: integrity checks, create,
+  pg_restore, row-count comparison) vs bare ``createdb`` + ``pg_restore`` with the same flags;
+  and the directory backup restored with ``--jobs 2``.
+
+Prints MB/s (database size / wall time) and syncdb's throughput as a ratio of the
+bare tool's (target ≥ 0.97).  Run: ``python benchmarks/bench_backup.py [--size-mb 500] [--rounds 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from syncdb_tui.config import Config, EnvironmentConfig
+from syncdb_tui.core.backup import BackupOptions, backup
+from syncdb_tui.core.embedded import EmbeddedServer, ensure_server
+from syncdb_tui.core.environments import ConnectionInfo, Environment
+from syncdb_tui.core.restore import restore
+from syncdb_tui.core.tools import find_tool
+
+TABLES = 4
+
+
+def psql(server: EmbeddedServer, database: str, sql: str) -> str:
+    env = {**os.environ, "PGHOST": str(server.socket_dir), "PGUSER": server.user, "PGDATABASE": database}
+    result = subprocess.run(
+        [str(server.bin_dir / "psql"), "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def build_database(server: EmbeddedServer, database: str, size_mb: int) -> int:
+    """Create ``database`` with TABLES tables totalling at least ``size_mb`` MB; returns its size in bytes."""
+    psql(server, "postgres", f'CREATE DATABASE "{database}"')
+    rows_per_table = int(size_mb * 1e6 / 170 / TABLES)
+    for index in range(TABLES):
+        psql(
+            server,
+            database,
+            f"""
+            SET synchronous_commit = off;
+            CREATE TABLE events_{index} (
+                id bigint PRIMARY KEY, account_id int NOT NULL, kind text NOT NULL,
+                payload text NOT NULL, amount numeric(12, 2), created_at timestamptz NOT NULL
+            );
+            INSERT INTO events_{index}
+            SELECT g, ((g::bigint * 7919) % 100000)::int, (ARRAY['click', 'view', 'buy', 'refund'])[1 + g % 4],
+                   md5(g::text) || md5((g * 31)::text) || substr(md5((g * 17)::text), 1, 16),
+                   ((g % 100000) / 100.0)::numeric(12, 2),
+                   '2024-01-01'::timestamptz + g * interval '1 second'
+            FROM generate_series(1::bigint, {rows_per_table}) g;
+            """,
+        )
+    psql(server, database, "VACUUM ANALYZE")
+    return int(psql(server, database, "SELECT pg_database_size(current_database())"))
+
+
+def environment(server: EmbeddedServer, database: str) -> Environment:
+    url = f"postgresql://{server.user}@/{database}?host={server.socket_dir}"
+    return Environment(
+        name="bench",
+        protected=False,
+        conninfo=ConnectionInfo.from_url(url),
+        config=EnvironmentConfig(name="bench", url=url),
+    )
+
+
+def run_bare(args: list[str], server: EmbeddedServer, database: str) -> None:
+    env = {**os.environ, "PGHOST": str(server.socket_dir), "PGUSER": server.user, "PGDATABASE": database}
+    subprocess.run(args, env=env, check=True, capture_output=True)
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    result = action()
+    if asyncio.iscoroutine(result):
+        asyncio.run(result)
+    return time.perf_counter() - started
+
+
+def best(times: list[float]) -> float:
+    return min(times)
+
+
+def report(label: str, size: int, seconds: float, baseline: float | None = None) -> None:
+    rate = size / 1e6 / seconds
+    ratio = f"   ratio {baseline / seconds:5.3f}" if baseline else ""
+    print(f"  {label:<48} {seconds:7.2f} s  {rate:7.1f} MB/s{ratio}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mb", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    options = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="syncdb_bench_backup_"))
+    try:
+        return run(work, options.size_mb, options.rounds)
+    finally:
+        if not options.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(work: Path, size_mb: int, rounds: int) -> int:
+    server = ensure_server(work / ".syncdb")
+    started = time.perf_counter()
+    size = build_database(server, "bench", size_mb)
+    print(f"database: {size / 1e6:.0f} MB in {TABLES} tables (built in {time.perf_counter() - started:.0f} s)")
+    pg_dump = find_tool("pg_dump", 180000)
+    pg_restore = find_tool("pg_restore", 180000)
+    print(f"tools: {pg_dump.describe()}; {pg_restore.describe()}; rounds: {rounds} (best of)\n", flush=True)
+    env = environment(server, "bench")
+    backups = work / "backups"
+    config = Config(root=work, path=None, environments={"bench": env.config}, default_env="bench", backup_dir=backups)
+    bare_dir = work / "bare"
+    bare_dir.mkdir()
+    counter = iter(range(1_000_000))
+
+    def fresh(name: str) -> Path:
+        path = bare_dir / f"{name}_{next(counter)}"
+        return path
+
+    timings: dict[str, list[float]] = {}
+    artefacts: dict[str, Path] = {}
+
+    def record(key: str, seconds: float) -> None:
+        timings.setdefault(key, []).append(seconds)
+
+    def bare_dump(key: str, extra: list[str]) -> None:
+        target = fresh(key)
+        record(key, timed(lambda: run_bare([str(pg_dump.path), *extra, f"--file={target}"], server, "bench")))
+        artefacts[key] = target
+
+    def syncdb_dump(key: str, opts: BackupOptions) -> None:
+        holder: dict[str, Path] = {}
+
+        async def go() -> None:
+            manifest = await backup(env, config, opts)
+            holder["path"] = manifest.path
+
+        record(key, timed(go))
+        artefacts[key] = holder["path"]
+
+    print("backup", flush=True)
+    for _ in range(rounds):
+        bare_dump("pg_dump -Fc -Z 1", ["-Fc", "-Z", "1"])
+        syncdb_dump("syncdb backup (custom, -Z 1)", BackupOptions())
+    bare_dump("pg_dump -Fc (default compression)", ["-Fc"])
+    for _ in range(rounds):
+        bare_dump("pg_dump -Fd -j 2 -Z 1", ["-Fd", "-j", "2", "-Z", "1"])
+        syncdb_dump("syncdb backup --format directory --jobs 2", BackupOptions(fmt="directory", jobs=2))
+    base = best(timings["pg_dump -Fc -Z 1"])
+    report("pg_dump -Fc -Z 1", size, base)
+    report("syncdb backup (custom, -Z 1)", size, best(timings["syncdb backup (custom, -Z 1)"]), base)
+    report("pg_dump -Fc (default compression, reference)", size, best(timings["pg_dump -Fc (default compression)"]))
+    base_dir = best(timings["pg_dump -Fd -j 2 -Z 1"])
+    report("pg_dump -Fd -j 2 -Z 1", size, base_dir)
+    report(
+        "syncdb backup --format directory --jobs 2",
+        size,
+        best(timings["syncdb backup --format directory --jobs 2"]),
+        base_dir,
+    )
+    custom_archive = artefacts["syncdb backup (custom, -Z 1)"]
+    directory_archive = artefacts["syncdb backup --format directory --jobs 2"]
+    print(
+        f"  archive sizes: custom -Z 1 {custom_archive.stat().st_size / 1e6:.0f} MB, "
+        f"custom default {artefacts['pg_dump -Fc (default compression)'].stat().st_size / 1e6:.0f} MB",
+        flush=True,
+    )
+
+    print("\nrestore into a new database", flush=True)
+    restore_flags = ["--exit-on-error", "--no-owner"]
+
+    def bare_restore(key: str, archive: Path, extra: list[str]) -> None:
+        database = f"bare_{next(counter)}"
+
+        def go() -> None:
+            psql(server, "postgres", f'CREATE DATABASE "{database}" TEMPLATE template0')
+            run_bare(
+                [str(pg_restore.path), *restore_flags, *extra, f"--dbname={database}", str(archive)], server, "postgres"
+            )
+
+        record(key, timed(go))
+        psql(server, "postgres", f'DROP DATABASE "{database}"')
+
+    def syncdb_restore(key: str, archive: Path, jobs: int) -> None:
+        database = f"syncdb_{next(counter)}"
+        record(key, timed(lambda: restore(config, archive, env=env, target_db=database, jobs=jobs)))
+        psql(server, "postgres", f'DROP DATABASE "{database}"')
+
+    for _ in range(rounds):
+        bare_restore("pg_restore --single-transaction", custom_archive, ["--single-transaction"])
+        syncdb_restore("syncdb restore --target-db", custom_archive, 1)
+    for _ in range(rounds):
+        bare_restore("pg_restore -j 2 (directory)", directory_archive, ["--jobs=2"])
+        syncdb_restore("syncdb restore --jobs 2 (directory)", directory_archive, 2)
+    base_restore = best(timings["pg_restore --single-transaction"])
+    report("pg_restore --single-transaction", size, base_restore)
+    report("syncdb restore --target-db", size, best(timings["syncdb restore --target-db"]), base_restore)
+    base_restore_dir = best(timings["pg_restore -j 2 (directory)"])
+    report("pg_restore -j 2 (directory)", size, base_restore_dir)
+    report(
+        "syncdb restore --jobs 2 (directory)",
+        size,
+        best(timings["syncdb restore --jobs 2 (directory)"]),
+        base_restore_dir,
+    )
+    print("\nall timings (s):")
+    for key, values in timings.items():
+        print(f"  {key:<48} {', '.join(f'{v:.2f}' for v in values)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
