@@ -25,6 +25,8 @@ def test_protected_migrate_takes_a_backup_first(demo_project, run_cli, psql_exec
     )
     assert manifest["environment"] == "prod"
     assert "0006" in json.dumps(manifest)
+    report = json.loads(run_cli("report", "--env", "prod", "--json", cwd=root).out)
+    assert backup.name in report["last_backup"] and "0006" in report["last_backup"]
 
 
 def test_dev_migrate_takes_no_backup(demo_project, run_cli) -> None:

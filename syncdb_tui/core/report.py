@@ -223,7 +223,27 @@ async def build_report(
         recommendations=tuple(_recommendations(status, env)),
         next_steps=tuple(_next_steps(status, env)),
         blockers=tuple(blockers),
+        last_backup=await _last_backup(project, env),
     )
+
+
+async def _last_backup(project: Project, env: Environment) -> str:
+    """The newest good backup of ``env`` in the backup directory, as one line ("" when none)."""
+    from syncdb_tui.core.backup import list_backups
+
+    try:
+        entries = await list_backups(project.config)
+    except Exception:  # an unreadable backup directory must not break the report
+        return ""
+    mine = [e for e in entries if e.good and e.manifest is not None and e.manifest.environment == env.name]
+    if not mine:
+        return ""
+    newest = max(mine, key=lambda e: e.manifest.created_at if e.manifest else "")
+    manifest = newest.manifest
+    assert manifest is not None
+    revision = ", ".join(manifest.alembic_revisions) or "no revision"
+    reason = f", {manifest.reason}" if manifest.reason else ""
+    return f"{newest.path.name} ({manifest.created_at}, {manifest.kind}, at {revision}{reason})"
 
 
 async def _blockers(project: Project, env: Environment, status: EnvironmentStatus) -> list[str]:
