@@ -1,0 +1,253 @@
+"""Benchmark of the full-screen app: first complete screen, and event-loop stalls.
+
+    python benchmarks/bench_tui.py [--revisions 1000] [--scale 1.0] [--runs 3]
+
+1. startup: wall time from starting a new Python process until the main screen
+   shows the status of all three demo environments (embedded server already
+   running; headless, 120x40).  Target: <= 1.5 s.
+2. stalls: the longest event-loop stall (lateness of a 10 ms ticker) while a
+   1000-revision timeline loads and is scrolled, and while a backup of the demo's
+   dev database runs from the backup modal.  Target: no stall over 100 ms.
+
+Prints one line per figure; not a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+for extra in (REPO, REPO / "tests"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+TICK = 0.010
+
+
+class StallMeter:
+    """A task that sleeps TICK repeatedly and records how late each wake-up is."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self.samples = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(TICK)
+            late = loop.time() - before - TICK
+            self.worst = max(self.worst, late)
+            self.samples += 1
+
+    def __enter__(self) -> StallMeter:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+def _main_screen(app: Any) -> Any:
+    from syncdb_tui.ui.screens.main import MainScreen
+
+    return next(screen for screen in app.screen_stack if isinstance(screen, MainScreen))
+
+
+async def settle(pilot: Any, app: Any) -> None:
+    """Wait for every worker (cancelled ones count as done), then one repaint."""
+    from textual.worker import WorkerCancelled, WorkerFailed
+
+    for _ in range(20):
+        running = [worker for worker in app.workers if not worker.is_finished]
+        if not running:
+            break
+        for worker in running:
+            try:
+                await worker.wait()
+            except (WorkerCancelled, WorkerFailed):
+                pass
+            except Exception:  # a pending worker: give it a moment
+                await pilot.pause(0.01)
+    await pilot.pause()
+
+
+async def _wait_statuses(pilot: Any, app: Any, names: list[str], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            statuses = _main_screen(app).statuses
+        except StopIteration:
+            statuses = {}
+        if all(name in statuses for name in names):
+            return
+        await pilot.pause(0.005)
+    raise TimeoutError(f"statuses of {names} did not load within {timeout} s")
+
+
+# ---------------------------------------------------------------- 1. startup (child process)
+
+
+def child_startup(config_path: str) -> None:
+    """Run in a fresh interpreter: open the app, print the time when all statuses are shown."""
+    from syncdb_tui.config import load_config
+    from syncdb_tui.ui.app import SyncdbApp
+
+    config = load_config(config_path)
+    names = list(config.environments)
+
+    async def run() -> float:
+        app = SyncdbApp(config)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _wait_statuses(pilot, app, names)
+            await pilot.pause()
+            return time.time()
+
+    shown = asyncio.run(run())
+    print(json.dumps({"shown": shown}))
+
+
+def measure_startup(config_path: Path, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.time()
+        out = subprocess.run(
+            [sys.executable, __file__, "--child-startup", str(config_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=config_path.parent,
+        )
+        shown = json.loads(out.stdout.strip().splitlines()[-1])["shown"]
+        times.append(shown - started)
+    return times
+
+
+# ---------------------------------------------------------------- 2. stalls
+
+
+async def stall_timeline(config: Any) -> tuple[float, float, int]:
+    """(worst stall while loading, worst stall while scrolling, rows) for a long history."""
+    from syncdb_tui.ui.app import SyncdbApp
+    from syncdb_tui.ui.widgets.timeline import MigrationTimeline
+
+    app = SyncdbApp(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        with StallMeter() as loading:
+            await _wait_statuses(pilot, app, list(config.environments), timeout=300)
+            await settle(pilot, app)
+        timeline = app.screen.query_one(MigrationTimeline)
+        await pilot.press("2")
+        with StallMeter() as scrolling:
+            for _ in range(200):
+                await pilot.press("down")
+            for _ in range(20):
+                await pilot.press("pagedown")
+            await pilot.press("end")
+            for _ in range(20):
+                await pilot.press("pageup")
+            await pilot.press("home")
+            await settle(pilot, app)
+        return loading.worst, scrolling.worst, timeline.row_count
+
+
+async def stall_backup(config: Any) -> tuple[float, float, int]:
+    """(worst stall, seconds, progress events) while a backup of dev runs from the modal."""
+    from syncdb_tui.ui.app import SyncdbApp
+    from syncdb_tui.ui.messages import JobFinished, JobProgressed
+    from syncdb_tui.ui.screens.backup import BackupScreen
+
+    seen: list[Any] = []
+    app = SyncdbApp(config, env="dev")
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await _wait_statuses(pilot, app, list(config.environments))
+        await settle(pilot, app)
+        await pilot.press("b")
+        while not isinstance(app.screen, BackupScreen):
+            await pilot.pause(0.01)
+        started = time.monotonic()
+        with StallMeter() as meter:
+            await pilot.press("ctrl+s")
+            while not any(isinstance(message, JobFinished) for message in seen):
+                await pilot.pause(0.01)
+                if time.monotonic() - started > 600:
+                    raise TimeoutError("the backup did not finish")
+        seconds = time.monotonic() - started
+    return meter.worst, seconds, sum(isinstance(message, JobProgressed) for message in seen)
+
+
+def long_history_project(root: Path, revisions: int) -> Path:
+    from syncdb_tui.core.embedded import ensure_server
+    from syncdb_tui.core.environments import ConnectionInfo, ensure_embedded_database
+
+    from alembic_factory import make_project
+
+    server = ensure_server(root / ".syncdb")
+    urls = {}
+    for name in ("dev", "staging", "prod"):
+        database = f"bench_{name}"
+        ensure_embedded_database(server, database)
+        info = ConnectionInfo(host=str(server.socket_dir), port=None, user=server.user, database=database)
+        urls[name] = f"postgresql://{info.user}@/{database}?host={info.host}"
+    return make_project(
+        root, urls, revisions=revisions, protected=("prod",), extra_config="[tui]\nrefresh_interval = 3600"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="syncdb TUI benchmark")
+    parser.add_argument("--revisions", type=int, default=1000)
+    parser.add_argument("--scale", type=float, default=1.0, help="demo data scale for the backup run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--child-startup", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child_startup:
+        child_startup(args.child_startup)
+        return 0
+
+    from syncdb_tui.config import load_config
+    from syncdb_tui.core.environments import resolve
+    from syncdb_tui.demo.project import build_demo, write_demo_project
+
+    work = Path(tempfile.mkdtemp(prefix="syncdb-bench-tui-"))
+    demo_path = write_demo_project(work / "demo")
+    demo = load_config(demo_path)
+    build_demo(demo, scale=args.scale)
+    for name in demo.environments:
+        resolve(demo, name)  # the embedded server is running before the timed runs
+    startup = measure_startup(demo_path, args.runs)
+    print(
+        f"startup to complete main screen (3 demo envs): median {statistics.median(startup):.2f} s, "
+        f"best {min(startup):.2f} s, runs {', '.join(f'{t:.2f}' for t in startup)} (target <= 1.5 s)"
+    )
+
+    os.chdir(work)
+    long_config = load_config(long_history_project(work / "long", args.revisions))
+    loading, scrolling, rows = asyncio.run(stall_timeline(long_config))
+    print(
+        f"timeline with {rows} revisions: worst stall while loading {loading * 1000:.0f} ms, "
+        f"while scrolling {scrolling * 1000:.0f} ms (target < 100 ms)"
+    )
+
+    worst, seconds, events = asyncio.run(stall_backup(demo))
+    print(
+        f"backup of demo dev from the modal: {seconds:.2f} s, {events} progress events, "
+        f"worst stall {worst * 1000:.0f} ms (target < 100 ms)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""The one registry of bindable actions: bindings, footer, help screen and palette all read it.
+
+Who reads what: ``app.py`` binds the ``app`` scope, ``screens/main.py`` the ``main``
+scope, each pane widget its own scope (``environments``, ``timeline``, ``sql``,
+``risk``, ``jobs``) so the footer shows what applies where the focus is;
+``screens/help.py`` lists every entry; ``commands.py`` offers each entry that has a
+palette name, if the screen's ``check_action`` allows it now.  Users can remap a key
+by the binding's ``id`` through ``App.set_keymap``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One thing the user can do, with its key, words and where it applies."""
+
+    id: str
+    """Stable id for keymaps (``syncdb.migrate``…)."""
+    key: str
+    """Textual key name(s), comma-separated for alternatives."""
+    action: str
+    """The action string run by the binding (``migrate``, ``screen.toggle_direction``…)."""
+    description: str
+    """Short label for the footer."""
+    tooltip: str
+    """One sentence for the help screen and the footer tooltip."""
+    scope: str = "main"
+    """``app``, ``main`` or a pane id: where the binding lives."""
+    palette: str = ""
+    """``area: verb`` name in the command palette (empty: not offered there)."""
+    show: bool = True
+    """Shown in the footer."""
+    priority: bool = False
+
+    @property
+    def key_display(self) -> str:
+        first = self.key.split(",")[0]
+        return {"question_mark": "?", "space": "space", "enter": "enter"}.get(first, first)
+
+
+PANES: dict[str, str] = {
+    "environments": "Environments",
+    "timeline": "Migration timeline",
+    "sql": "SQL preview",
+    "risk": "Risk checklist",
+    "jobs": "Jobs",
+}
+"""Pane id → title, in the order of the number keys 1-5."""
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    # app
+    ActionSpec(
+        "syncdb.help",
+        "question_mark,f1",
+        "app.help",
+        "Help",
+        "Show every key, and what the focused pane does.",
+        "app",
+        "help: show keys",
+    ),
+    ActionSpec(
+        "syncdb.quit",
+        "q",
+        "app.quit",
+        "Quit",
+        "Leave syncdb (running backups are cancelled and cleaned up).",
+        "app",
+        "app: quit",
+    ),
+    # main screen: actions on the selected environment
+    ActionSpec(
+        "syncdb.migrate",
+        "m",
+        "migrate",
+        "Migrate",
+        "Upgrade the selected environment to head (asks for its name on a protected one).",
+        palette="migrate: upgrade to head",
+    ),
+    ActionSpec(
+        "syncdb.downgrade",
+        "d",
+        "downgrade",
+        "Downgrade",
+        "Roll the selected environment back to a revision you choose.",
+        palette="migrate: downgrade to a revision",
+    ),
+    ActionSpec(
+        "syncdb.generate",
+        "g",
+        "generate",
+        "Generate",
+        "Autogenerate a revision from the models; shows the new revision and its risk.",
+        palette="migrate: generate a revision",
+    ),
+    ActionSpec(
+        "syncdb.push",
+        "p",
+        "push",
+        "Push",
+        "Apply the models' schema directly (dev only; not offered on protected environments).",
+        palette="dev: push the models' schema",
+    ),
+    ActionSpec(
+        "syncdb.seed",
+        "s",
+        "seed",
+        "Seed",
+        "Fill the database with test data (not offered on protected environments).",
+        palette="dev: seed test data",
+    ),
+    ActionSpec(
+        "syncdb.backup",
+        "b",
+        "backup",
+        "Backup",
+        "Take a backup: kind, tables, format and destination.",
+        palette="backup: new backup",
+    ),
+    ActionSpec(
+        "syncdb.restore",
+        "r",
+        "restore",
+        "Restore",
+        "Restore a backup into a new database or into the environment.",
+        palette="backup: restore a backup",
+    ),
+    ActionSpec(
+        "syncdb.report",
+        "w",
+        "report",
+        "Report",
+        "Write the Markdown Database Sync Report and show it.",
+        palette="report: write the sync report",
+    ),
+    ActionSpec(
+        "syncdb.dry_run",
+        "n",
+        "toggle_dry_run",
+        "Dry run",
+        "Toggle dry-run mode: every action shows what it would do and changes nothing.",
+        palette="mode: toggle dry run",
+    ),
+    ActionSpec(
+        "syncdb.refresh",
+        "f5,ctrl+r",
+        "refresh",
+        "Refresh",
+        "Read every environment's status again (also runs periodically).",
+        palette="view: refresh status",
+    ),
+    ActionSpec(
+        "syncdb.switch_env",
+        "e",
+        "next_environment",
+        "Next env",
+        "Select the next environment (the target of every action).",
+        palette="environment: next environment",
+    ),
+    ActionSpec(
+        "syncdb.explorer",
+        "t",
+        "explorer",
+        "Tables",
+        "Open the table explorer on the selected environment.",
+        palette="explorer: open the table explorer",
+    ),
+    ActionSpec(
+        "syncdb.range",
+        "a",
+        "toggle_range",
+        "All pending",
+        "Preview SQL and risk of everything pending (current → head) instead of the selected revision.",
+        palette="view: toggle all pending / selected revision",
+    ),
+    ActionSpec(
+        "syncdb.focus_environments",
+        "1",
+        "focus_pane('environments')",
+        "Envs",
+        "Focus the Environments pane.",
+        show=False,
+    ),
+    ActionSpec(
+        "syncdb.focus_timeline", "2", "focus_pane('timeline')", "Timeline", "Focus the Migration timeline.", show=False
+    ),
+    ActionSpec("syncdb.focus_sql", "3", "focus_pane('sql')", "SQL", "Focus the SQL preview.", show=False),
+    ActionSpec("syncdb.focus_risk", "4", "focus_pane('risk')", "Risk", "Focus the Risk checklist.", show=False),
+    ActionSpec("syncdb.focus_jobs", "5", "focus_pane('jobs')", "Jobs", "Focus the Jobs pane.", show=False),
+    # panes
+    ActionSpec(
+        "syncdb.sql.direction",
+        "u",
+        "screen.toggle_direction",
+        "Up/Down",
+        "Switch the preview between upgrade and downgrade SQL.",
+        "sql",
+        "sql: toggle upgrade / downgrade",
+    ),
+    ActionSpec(
+        "syncdb.risk.tick",
+        "space",
+        "tick",
+        "Tick",
+        "Tick or untick the highlighted checklist item (acknowledge a HIGH finding).",
+        "risk",
+    ),
+    ActionSpec(
+        "syncdb.jobs.cancel",
+        "c",
+        "screen.cancel_job",
+        "Cancel job",
+        "Cancel the highlighted running job (a running migration finishes its revision first).",
+        "jobs",
+        "jobs: cancel the selected job",
+    ),
+)
+
+
+def bindings(scope: str) -> list[BindingType]:
+    """The Textual bindings of one scope, built from :data:`ACTIONS`."""
+    return [
+        Binding(
+            spec.key,
+            spec.action,
+            spec.description,
+            show=spec.show,
+            key_display=spec.key_display,
+            priority=spec.priority,
+            tooltip=spec.tooltip,
+            id=spec.id,
+        )
+        for spec in ACTIONS
+        if spec.scope == scope
+    ]
+
+
+def palette_actions() -> list[ActionSpec]:
+    """Entries offered in the command palette."""
+    return [spec for spec in ACTIONS if spec.palette]

@@ -1,0 +1,64 @@
+"""The syncdb Textual app: themes, CSS, global keys and the first screen; flows live in screens."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App
+
+from syncdb_tui.ui.actions import bindings
+from syncdb_tui.ui.commands import SyncdbCommands
+
+if TYPE_CHECKING:
+    from syncdb_tui.config import Config
+
+DEFAULT_THEME = "textual-dark"
+
+
+class SyncdbApp(App[int]):
+    """Environments, migrations, risk, backups and jobs of one project, from the keyboard."""
+
+    CSS_PATH = "app.tcss"
+    BINDINGS = bindings("app")
+    COMMANDS = App.COMMANDS | {SyncdbCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, config: Config, env: str | None = None, *, start: str = "main") -> None:
+        super().__init__()
+        self.config = config
+        self.start_env = config.environment(env).name
+        self.start = start
+
+    def on_mount(self) -> None:
+        from syncdb_tui.ui.screens.main import MainScreen
+
+        wanted = self.config.theme or DEFAULT_THEME
+        self.theme = wanted if wanted in self.available_themes else DEFAULT_THEME
+        self.title = self.config.root.name
+        self.push_screen(MainScreen(self.config, self.start_env))
+        if self.start == "explorer":
+            self.open_explorer(self.start_env)
+
+    def open_explorer(self, env_name: str, table: str | None = None) -> None:
+        try:
+            from syncdb_tui.ui.screens.explorer import ExplorerScreen
+        except ImportError:
+            self.notify("the table explorer is not available in this build", severity="warning")
+            return
+        kwargs: dict[str, Any] = {"table": table} if table else {}
+        self.push_screen(ExplorerScreen(self.config, env_name, **kwargs))
+
+    def action_help(self) -> None:
+        from syncdb_tui.ui.screens.help import HelpScreen
+        from syncdb_tui.ui.screens.main import MainScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        pane = self.screen.focused_pane if isinstance(self.screen, MainScreen) else None
+        self.push_screen(HelpScreen(pane))
+
+
+def run_app(config: Config, env: str | None = None, *, start: str = "main") -> int:
+    """Run the full-screen app until the user quits; returns the exit code (0)."""
+    SyncdbApp(config, env, start=start).run()
+    return 0

@@ -1,0 +1,527 @@
+"""The flows behind the main screen's action keys: ask, plan, confirm, run as a job, report.
+
+Each ``action_*`` starts one worker that runs a flow; a flow asks its questions with
+``push_screen_wait`` (modals typed by their answer), calls core (async functions
+directly, blocking Alembic calls through ``asyncio.to_thread`` so the loop stays
+free), and reports through job messages.  Errors raised by core are
+``SyncdbError``s: they become a notification (or, for a failed operation, an error
+modal) with the same title, message and hint the CLI prints; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from textual.worker import get_current_worker
+
+from syncdb_tui.core.errors import OperationError, RefusedError, SyncdbError, UsageError
+from syncdb_tui.core.events import JobProgress
+from syncdb_tui.core.secrets import redact
+from syncdb_tui.ui.messages import JobFailed, JobFinished, JobProgressed, JobStarted
+from syncdb_tui.ui.screens.confirm import ConfirmScreen
+from syncdb_tui.ui.screens.error import ErrorScreen
+
+if TYPE_CHECKING:
+    from syncdb_tui.config import Config
+    from syncdb_tui.core.environments import Environment
+    from syncdb_tui.core.migrations import EnvironmentStatus, MigrateResult, PendingRevision
+    from syncdb_tui.core.revisions import Project, RevisionGraph
+
+RISK_ORDER = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
+
+
+def risk_engine() -> ModuleType | None:
+    """``core.risk`` when it is installed, else None (the UI then shows no findings)."""
+    try:
+        return importlib.import_module("syncdb_tui.core.risk")
+    except ImportError:
+        return None
+
+
+def worst_risk(judged: list[PendingRevision]) -> str:
+    worst = max((RISK_ORDER.get(item.risk, 1) for item in judged), default=1)
+    return {1: "LOW", 2: "MEDIUM", 3: "HIGH"}[worst]
+
+
+def plan_markdown(title: str, plan: MigrateResult, judged: list[PendingRevision]) -> str:
+    """A dry-run plan as Markdown: what would run, its risk and its SQL."""
+    from syncdb_tui.core.migrations import render_sql
+
+    lines = [f"# {title}", "", "**Dry run: nothing was changed.**", ""]
+    lines.append(
+        f"{plan.direction} `{plan.environment}` from `{', '.join(plan.before) or 'base'}` to `{plan.target}`: "
+        f"{len(plan.revisions)} revision(s)."
+    )
+    lines.append("")
+    for item in judged:
+        lines.append(f"- `{item.revision}` {item.message} — risk **{item.risk}**")
+        for finding in item.findings:
+            lines.append(f"  - {finding.severity.name} `{finding.rule}` ({finding.lock}): {finding.message}")
+    lines += ["", "```sql", render_sql(plan.revisions).rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+@dataclass
+class JobHandle:
+    """What a flow holds while its job runs: a thread-safe progress callback and the summary."""
+
+    screen: Any
+    job_id: int
+    summary: str = "done"
+
+    def progress(self, event: JobProgress) -> None:
+        self.screen.post_message(JobProgressed(self.job_id, event))
+
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    _ScreenBase = Screen[None]
+else:
+    _ScreenBase = object
+
+
+class FlowsMixin(_ScreenBase):
+    """Action handlers and flows of the main screen (mixed into ``MainScreen``)."""
+
+    config: Config
+    project: Project
+    graph: RevisionGraph | None
+    statuses: dict[str, EnvironmentStatus]
+    env_name: str
+    dry_run: bool
+    job_ids: Any
+    job_workers: dict[int, Any]
+    range_mode: bool
+
+    if TYPE_CHECKING:
+
+        def refresh_environment(self, name: str) -> None: ...
+        def refresh_all(self, reload_graph: bool = False) -> None: ...
+        def focus_pane(self, pane_id: str) -> None: ...
+        async def environment(self, name: str) -> Environment: ...
+
+    # ------------------------------------------------------------------ errors
+
+    def show_error(self, error: SyncdbError) -> None:
+        """The CLI's words for ``error``: a modal for a failed operation, else a notification."""
+        message, hint = redact(error.message), redact(error.hint)
+        if isinstance(error, OperationError):
+            self.app.push_screen(ErrorScreen(error.title, message, hint))
+            return
+        text = message + (f"\nhint: {hint}" if hint else "")
+        self.notify(text, title=error.title, severity="error", timeout=12, markup=False)
+
+    def show_internal_error(self, error: BaseException) -> None:
+        self.notify(
+            redact(f"{type(error).__name__}: {error}")
+            + "\nhint: this is a bug in syncdb; the app keeps running. Run with SYNCDB_DEBUG=1 for details.",
+            title="internal error",
+            severity="error",
+            timeout=15,
+            markup=False,
+        )
+
+    def start_flow(self, flow: Awaitable[None], name: str, env_name: str) -> None:
+        """Run ``flow`` in a worker that turns every error into the CLI's message."""
+        self.run_worker(
+            self._guarded(flow),
+            group=f"flow:{name}:{env_name}",
+            exit_on_error=False,
+            description=f"{name} {env_name}",
+        )
+
+    async def _guarded(self, flow: Awaitable[None]) -> None:
+        try:
+            await flow
+        except SyncdbError as error:
+            self.show_error(error)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the net: a bug must not kill the app
+            self.show_internal_error(error)
+
+    @asynccontextmanager
+    async def job(
+        self, kind: str, env_name: str, description: str, *, cancellable: bool = True
+    ) -> AsyncIterator[JobHandle]:
+        """Track the enclosed work as a row of the Jobs pane."""
+        job_id = next(self.job_ids)
+        self.post_message(JobStarted(job_id, kind, env_name, description, cancellable))
+        self.job_workers[job_id] = get_current_worker()
+        handle = JobHandle(self, job_id)
+        try:
+            yield handle
+        except asyncio.CancelledError:
+            self.post_message(JobFailed(job_id, "cancelled", cancelled=True))
+            raise
+        except SyncdbError as error:
+            self.post_message(JobFailed(job_id, redact(f"{error.title}: {error.message}")))
+            raise
+        except Exception as error:
+            self.post_message(JobFailed(job_id, redact(f"internal error: {error}")))
+            raise
+        self.post_message(JobFinished(job_id, handle.summary))
+
+    async def confirm_typed(self, env: Environment, action: str, reasons: list[str], details: str = "") -> None:
+        """Ask for ``env``'s name typed back (when there are reasons to).
+
+        Raises:
+            RefusedError: not confirmed (Esc, or another name typed).
+        """
+        if not reasons:
+            return
+        confirmed = await self.app.push_screen_wait(ConfirmScreen(env.name, action, reasons, details))
+        if not confirmed:
+            raise RefusedError(
+                f"{action} on {env.name} was not confirmed",
+                hint=f"type exactly {env.name!r} in the confirmation to go on",
+                title="not confirmed",
+            )
+
+    def show_markdown(self, title: str, markdown: str, subtitle: str = "") -> None:
+        from syncdb_tui.ui.screens.report import ReportScreen
+
+        self.app.push_screen(ReportScreen(title, markdown, subtitle))
+
+    # ------------------------------------------------------------------ migrate / downgrade
+
+    def action_migrate(self) -> None:
+        self.start_flow(self._migrate_flow(self.env_name, "head"), "migrate", self.env_name)
+
+    async def _migrate_flow(self, env_name: str, target: str) -> None:
+        from syncdb_tui.core import migrations
+
+        env = await self.environment(env_name)
+        plan = await asyncio.to_thread(migrations.plan_upgrade, self.project, env, target)
+        if not plan.revisions:
+            self.notify(f"{env_name} is already at {', '.join(plan.before) or 'base'}: nothing to do")
+            return
+        judged = await self._judge(env, plan)
+        if self.dry_run:
+            self.show_markdown(
+                f"dry run: migrate {env_name}", plan_markdown(f"migrate {env_name} to {target}", plan, judged)
+            )
+            self.notify(f"dry run: {len(plan.revisions)} revision(s) would run on {env_name}; nothing was changed")
+            return
+        worst = worst_risk(judged)
+        self._require_acknowledged(env, judged, worst)
+        from syncdb_tui.core.safety import confirmation_reasons
+
+        details = "\n".join(f"{item.revision} {item.message} — risk {item.risk}" for item in judged)
+        await self.confirm_typed(env, "migrate", confirmation_reasons(env, risk_name=worst), details)
+        async with self.job("migrate", env_name, f"migrate {env_name} → {target}", cancellable=False) as job:
+            if env.config.wants_backup_before_migrate:
+                from syncdb_tui.core.backup import backup_before_migrate
+
+                await backup_before_migrate(self.config, env, progress=job.progress)
+            result = await asyncio.to_thread(migrations.upgrade, self.project, env, target, progress=job.progress)
+            job.summary = (
+                f"now at {', '.join(result.after)} ({len(result.revisions)} revision(s), {result.seconds:.1f} s)"
+            )
+        self.notify(f"{env_name}: upgrade done; now at {', '.join(result.after)}", title="migrated")
+        self.refresh_environment(env_name)
+
+    async def _judge(self, env: Environment, plan: MigrateResult) -> list[PendingRevision]:
+        from syncdb_tui.core import migrations
+
+        if risk_engine() is None:
+            judged, _ = await migrations.judge_revisions(self.project, plan.revisions, conn=None, with_risk=False)
+            return judged
+        return await migrations.judge_plan(self.project, env, plan)
+
+    def _require_acknowledged(self, env: Environment, judged: list[PendingRevision], worst: str) -> None:
+        from syncdb_tui.ui.widgets.risk_checklist import RiskChecklist
+
+        if not env.protected or worst != "HIGH":
+            return
+        findings = [(item.revision, finding) for item in judged for finding in item.findings]
+        risk_pane = self.query_one(RiskChecklist)
+        missing = risk_pane.unacknowledged(env.name, findings)
+        if not missing:
+            return
+        self.range_mode = True
+        self.focus_pane("risk")
+        raise RefusedError(
+            f"migrating {env.name} runs HIGH-risk changes, and {len(missing)} of them are not acknowledged yet",
+            hint="tick each 'ack HIGH' item in the Risk checklist (4, then space), then press m again",
+            title="acknowledge HIGH findings",
+        )
+
+    def action_downgrade(self) -> None:
+        self.start_flow(self._downgrade_flow(self.env_name), "downgrade", self.env_name)
+
+    async def _downgrade_flow(self, env_name: str) -> None:
+        from syncdb_tui.core import migrations
+        from syncdb_tui.core.safety import confirmation_reasons
+        from syncdb_tui.ui.screens.downgrade import DowngradeScreen
+
+        env = await self.environment(env_name)
+        status = self.statuses.get(env_name)
+        if status is None or not status.reachable:
+            raise UsageError(f"the status of {env_name} is not known yet", hint="wait for it to load, or press F5")
+        if not status.current:
+            raise UsageError(
+                f"{env_name} has no revision applied, so there is nothing to downgrade", title="nothing to downgrade"
+            )
+        graph = self.graph
+        below = []
+        if graph is not None:
+            applied = graph.ancestors(list(status.current)) - set(status.current)
+            below = [info for info in graph.revisions if info.revision in applied]
+        target = await self.app.push_screen_wait(DowngradeScreen(env_name, status.current, below))
+        if target is None:
+            return
+        plan = await asyncio.to_thread(migrations.plan_downgrade, self.project, env, target)
+        if not plan.revisions:
+            self.notify(f"{env_name} is already at {target}: nothing to do")
+            return
+        judged = await self._judge(env, plan)
+        if self.dry_run:
+            self.show_markdown(
+                f"dry run: downgrade {env_name}", plan_markdown(f"downgrade {env_name} to {target}", plan, judged)
+            )
+            self.notify(
+                f"dry run: {len(plan.revisions)} revision(s) would be undone on {env_name}; nothing was changed"
+            )
+            return
+        reasons = confirmation_reasons(env, risk_name=worst_risk(judged))
+        details = "\n".join(f"undo {item.revision} {item.message} — risk {item.risk}" for item in judged)
+        await self.confirm_typed(env, "downgrade", reasons, details)
+        async with self.job("downgrade", env_name, f"downgrade {env_name} → {target}", cancellable=False) as job:
+            result = await asyncio.to_thread(migrations.downgrade, self.project, env, target, progress=job.progress)
+            job.summary = f"now at {', '.join(result.after) or 'base'} ({len(result.revisions)} undone)"
+        self.notify(f"{env_name}: downgrade done; now at {', '.join(result.after) or 'base'}", title="downgraded")
+        self.refresh_environment(env_name)
+
+    # ------------------------------------------------------------------ generate
+
+    def action_generate(self) -> None:
+        self.start_flow(self._generate_flow(self.env_name), "generate", self.env_name)
+
+    async def _generate_flow(self, env_name: str) -> None:
+        from syncdb_tui.core import migrations
+        from syncdb_tui.ui.screens.generate import GenerateScreen
+
+        env = await self.environment(env_name)
+        message = await self.app.push_screen_wait(GenerateScreen(env_name, self.dry_run))
+        if message is None:
+            return
+        async with self.job("generate", env_name, f"generate '{message}'") as job:
+            result = await asyncio.to_thread(migrations.generate, self.project, env, message, dry_run=self.dry_run)
+            job.summary = f"{result.revision} {'(dry run)' if result.dry_run else result.path}"
+        lines = [f"# New revision {result.revision}", "", f"Message: {result.message}", ""]
+        if result.dry_run:
+            lines += ["**Dry run: no file was written.**", "", "```python", result.source.rstrip(), "```"]
+        else:
+            lines += [f"Written to `{result.path}`.", ""]
+            self.refresh_all(reload_graph=True)
+            sql, findings, note = await self._new_revision_risk(result.revision, env)
+            worst = max((f.severity.name for f in findings), key=lambda n: RISK_ORDER.get(n, 0), default="LOW")
+            lines += [f"Risk: **{worst}**" if not note else f"Risk: unknown ({note})", ""]
+            lines += [
+                f"- {f.severity.name} `{f.rule}` ({f.lock}) on {f.table}: {f.message} → {f.mitigation}"
+                for f in findings
+            ]
+            if sql:
+                lines += ["", "```sql", sql.rstrip(), "```"]
+        if result.empty:
+            lines += ["", "_The models match the database: the revision is empty._"]
+        self.show_markdown(f"generated {result.revision}", "\n".join(lines), result.path)
+
+    async def _new_revision_risk(self, revision: str, env: Environment) -> tuple[str, list[Any], str]:
+        from syncdb_tui.core.offline import offline_sql
+
+        rendered = await asyncio.to_thread(offline_sql, self.project, revision, "upgrade", env)
+        if not rendered.rendered:
+            return "", [], f"needs a live database: {rendered.needs_live_reason}"
+        engine = risk_engine()
+        if engine is None:
+            return rendered.sql, [], "the risk engine is not installed"
+        return rendered.sql, list(engine.analyse_sql(rendered.sql, thresholds=self.config.risk).findings), ""
+
+    # ------------------------------------------------------------------ push / seed (dev only)
+
+    def action_push(self) -> None:
+        self.start_flow(self._push_flow(self.env_name), "push", self.env_name)
+
+    async def _push_flow(self, env_name: str) -> None:
+        push = _core_module("push", "push")
+        env = await self.environment(env_name)
+        plan = await push.plan_push(self.config, env)
+        if plan.is_empty:
+            self.notify(f"the models and {env_name}'s schema already match: nothing to push")
+            return
+        if self.dry_run:
+            self.show_markdown(
+                f"dry run: push {env_name}",
+                f"# push {env_name}\n\n**Dry run: nothing was changed.** Risk: **{plan.risk}**\n\n"
+                f"{plan.summary}\n\n```sql\n{plan.sql.rstrip()}\n```\n",
+            )
+            return
+        if plan.destructive:
+            await self.confirm_typed(env, "push", list(plan.destructive), plan.summary)
+        async with self.job("push", env_name, f"push models to {env_name}") as job:
+            result = await push.push(
+                self.config, env, plan=plan, allow_destructive=bool(plan.destructive), progress=job.progress
+            )
+            job.summary = f"{len(plan.statements)} statement(s) applied in {result.seconds:.1f} s"
+        self.refresh_environment(env_name)
+
+    def action_seed(self) -> None:
+        self.start_flow(self._seed_flow(self.env_name), "seed", self.env_name)
+
+    async def _seed_flow(self, env_name: str) -> None:
+        seed = _core_module("seed", "seed")
+        env = await self.environment(env_name)
+        if self.dry_run:
+            self.notify(
+                f"dry run: {env_name} would be filled with test data by {self.config.seed or 'the demo seed'}; "
+                "nothing was changed"
+            )
+            return
+        confirmed = False
+        while True:
+            try:
+                async with self.job("seed", env_name, f"seed {env_name}") as job:
+                    result = await seed.seed_environment(
+                        self.config,
+                        env,
+                        progress=job.progress,
+                        confirm_nonempty=(lambda _question: True) if confirmed else None,
+                    )
+                    job.summary = f"{result.total_rows} rows in {len(result.tables)} tables ({result.seconds:.1f} s)"
+                break
+            except RefusedError as error:
+                if confirmed or "protected" in error.message:
+                    raise
+                await self.confirm_typed(env, "seed", [error.message], "the seed adds rows to tables that hold data")
+                confirmed = True
+        self.refresh_environment(env_name)
+
+    # ------------------------------------------------------------------ backup / restore
+
+    def action_backup(self) -> None:
+        self.start_flow(self._backup_flow(self.env_name), "backup", self.env_name)
+
+    async def _backup_flow(self, env_name: str) -> None:
+        from syncdb_tui.core import backup
+        from syncdb_tui.ui.screens.backup import BackupScreen
+
+        env = await self.environment(env_name)
+        options = await self.app.push_screen_wait(
+            BackupScreen(
+                env_name, _shown_path(self.config.backup_dir, self.config), self.config.backup_format, self.dry_run
+            )
+        )
+        if options is None:
+            return
+        if options.output is not None and not options.output.expanduser().is_absolute():
+            options = replace(options, output=self.config.root / options.output)
+        if self.dry_run:
+            plan = await backup.plan_backup(env, self.config, options)
+            self.show_markdown(
+                f"dry run: backup {env_name}",
+                f"# backup {env_name}\n\n**Dry run: nothing was written.**\n\n"
+                f"- destination: `{plan.destination}`\n- kind: {options.kind}, format: {options.fmt}, "
+                f"compression: {plan.compression}\n\n```sh\n{plan.command}\n```\n",
+            )
+            return
+        async with self.job("backup", env_name, f"backup {env_name} ({options.kind})") as job:
+            manifest = await backup.backup(env, self.config, options, progress=job.progress)
+            from syncdb_tui.ui.screens.restore import human_size
+
+            job.summary = f"{manifest.path.name} ({human_size(manifest.size)}, {len(manifest.tables)} tables)"
+        self.notify(f"backup written: {manifest.path}", title="backup done")
+
+    def action_restore(self) -> None:
+        self.start_flow(self._restore_flow(self.env_name), "restore", self.env_name)
+
+    async def _restore_flow(self, env_name: str) -> None:
+        from syncdb_tui.core import backup, restore
+        from syncdb_tui.ui.screens.restore import RestoreScreen
+
+        env = await self.environment(env_name)
+        entries = await backup.list_backups(self.config)
+        choice = await self.app.push_screen_wait(RestoreScreen(env_name, env.database, entries, self.dry_run))
+        if choice is None:
+            return
+        plan = await restore.plan_restore(
+            self.config, choice.backup, env=env, target_db=choice.target_db, clean=choice.clean
+        )
+        if plan.refusal:
+            raise RefusedError(plan.refusal, hint="restore into a new database instead", title="restore refused")
+        if self.dry_run:
+            dropped = "\n".join(f"- {name}" for name in plan.would_drop) or "- nothing"
+            self.show_markdown(
+                f"dry run: restore on {env_name}",
+                f"# restore {choice.backup.name}\n\n**Dry run: nothing was changed.**\n\n"
+                f"into database `{plan.database}`{' (created)' if plan.create_database else ''}\n\n"
+                f"```sh\n{plan.command}\n```\n\nwould replace:\n\n{dropped}\n",
+            )
+            return
+        reasons = list(plan.confirmation_reasons)
+        if choice.target_db is None and not reasons:
+            reasons = [f"the objects of {env.database} are replaced by the backup's"]
+        await self.confirm_typed(env, "restore", reasons, f"backup {choice.backup.name} → {plan.database}")
+        async with self.job("restore", env_name, f"restore {choice.backup.name[:24]}") as job:
+            result = await restore.restore(
+                self.config,
+                choice.backup,
+                env=env,
+                target_db=choice.target_db,
+                clean=choice.clean,
+                progress=job.progress,
+            )
+            checked = sum(1 for table in result.tables if table.ok)
+            job.summary = f"into {result.database}: {checked}/{len(result.tables)} tables match the manifest"
+        self.notify(f"restored {choice.backup.name} into {result.database}", title="restore done")
+        self.refresh_environment(env_name)
+
+    # ------------------------------------------------------------------ report / explorer
+
+    def action_report(self) -> None:
+        self.start_flow(self._report_flow(self.env_name), "report", self.env_name)
+
+    async def _report_flow(self, env_name: str) -> None:
+        from syncdb_tui.core.report import build_report, render_markdown
+
+        env = await self.environment(env_name)
+        async with self.job("report", env_name, f"report {env_name}") as job:
+            report = await build_report(self.project, env)
+            markdown = render_markdown(report)
+            path = self.config.root / f"syncdb-report-{env_name}.md"
+            if self.dry_run:
+                job.summary = "shown (dry run: not written)"
+            else:
+                await asyncio.to_thread(path.write_text, markdown)
+                job.summary = f"written to {path.name}"
+        self.show_markdown(f"Database Sync Report: {env_name}", markdown, "" if self.dry_run else str(path))
+
+    def action_explorer(self) -> None:
+        from syncdb_tui.ui.app import SyncdbApp
+
+        if isinstance(self.app, SyncdbApp):
+            self.app.open_explorer(self.env_name)
+
+
+def _core_module(name: str, verb: str) -> ModuleType:
+    try:
+        return importlib.import_module(f"syncdb_tui.core.{name}")
+    except ImportError:
+        raise UsageError(f"{verb} is not available in this build", hint=f"use `syncdb {verb}` once it is") from None
+
+
+def _shown_path(path: Path, config: Config) -> Path:
+    """``path`` relative to the project when it is inside it (shorter, and the same on every machine)."""
+    try:
+        return path.relative_to(config.root)
+    except ValueError:
+        return path

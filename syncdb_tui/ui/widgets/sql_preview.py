@@ -1,0 +1,55 @@
+"""The SQL preview: a revision's (or a range's) offline SQL, syntax-highlighted.
+
+Rendered with rich's ``Syntax`` (Pygments, always installed) inside a scrolling
+``Static``; the screen calls :meth:`show_sql`, :meth:`show_loading` and
+:meth:`show_note`.  The direction key lives in the ``sql`` scope of the actions
+registry and runs on the screen, which owns the view state.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from syncdb_tui.ui.actions import bindings
+
+
+class SqlPreview(VerticalScroll):
+    """Offline SQL of the selected revision (or of everything pending)."""
+
+    BINDINGS = bindings("sql")
+    can_focus = True
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._body = Static(Text("select a revision", style="dim"), id="sql-body")
+        self.sql = ""
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self._body
+
+    def show_loading(self, title: str) -> None:
+        self.border_subtitle = title
+        self._body.update(Text("rendering SQL…", style="dim"))
+
+    def show_note(self, title: str, note: str) -> None:
+        """A line in place of SQL (nothing selected, needs a live database…)."""
+        self.sql = ""
+        self.border_subtitle = title
+        self._body.update(Text(note, style="italic yellow"))
+
+    def show_sql(self, title: str, sql: str, notes: tuple[str, ...] = ()) -> None:
+        """Show ``sql`` highlighted, with ``notes`` (e.g. revisions that need a live database) above it."""
+        self.sql = sql
+        self.border_subtitle = title
+        parts: list[Text | Syntax] = [Text(note, style="italic yellow") for note in notes]
+        if sql.strip():
+            theme = "monokai" if self.app.current_theme.dark else "default"
+            parts.append(Syntax(sql.rstrip(), "sql", theme=theme, word_wrap=True, background_color="default"))
+        elif not notes:
+            parts.append(Text("-- no SQL: the revision runs no statements", style="dim"))
+        self._body.update(Group(*parts))
+        self.scroll_home(animate=False)

@@ -1,0 +1,273 @@
+"""The Migration timeline: every revision newest first, with this environment's markers.
+
+A line-API ``ScrollView``: only the visible lines are rendered, each from a
+precomputed row, so a history of thousands of revisions loads and scrolls
+without stalling the loop.  The screen calls :meth:`show_graph` once,
+:meth:`show_status` when the selected environment's status changes and
+:meth:`set_risk` as previews judge revisions; the widget posts
+:class:`MigrationTimeline.RevisionHighlighted` when the cursor moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from syncdb_tui.ui.actions import bindings
+from syncdb_tui.ui.widgets.timeline_graph import layout
+
+if TYPE_CHECKING:
+    from textual import events
+
+    from syncdb_tui.core.migrations import EnvironmentStatus
+    from syncdb_tui.core.revisions import RevisionGraph, RevisionInfo
+
+RISK_STYLES = {"HIGH": "bold red", "MEDIUM": "yellow", "LOW": "green"}
+MARKERS = {
+    "current": ("◉", "bold cyan"),
+    "applied": ("✓", "green"),
+    "pending": ("○", "yellow"),
+    "unknown": ("?", "bold red"),
+    "": (" ", ""),
+}
+WIDTHS = {"graph": 3, "state": 1, "revision": 12, "risk": 6}
+FIXED = sum(WIDTHS.values()) + 5
+"""Columns before the message: the widths above and the spaces between them."""
+
+
+def column_widths(width: int) -> tuple[int, int]:
+    """(message, notes) widths for a line ``width`` cells wide."""
+    available = max(20, width - FIXED)
+    notes = min(20, available // 3)
+    return available - notes - 1, notes
+
+
+@dataclass
+class _Row:
+    revision: str
+    info: RevisionInfo | None
+    """None for a revision the database has but the scripts do not."""
+
+
+class MigrationTimeline(ScrollView, can_focus=True):
+    """Every revision of the history, with applied/pending/unknown markers and risk badges."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First", show=False),
+        Binding("end", "jump(-1)", "Last", show=False),
+        *bindings("timeline"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"timeline--cursor", "timeline--header"}
+    DEFAULT_CSS = """
+    MigrationTimeline > .timeline--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
+    MigrationTimeline:blur > .timeline--cursor { background: $block-cursor-blurred-background; }
+    MigrationTimeline > .timeline--header { text-style: bold; background: $panel; }
+    """
+
+    cursor_row: reactive[int] = reactive(0, always_update=True)
+
+    @dataclass
+    class RevisionHighlighted(Message):
+        """The cursor is on ``revision`` (``""`` when the history is empty)."""
+
+        timeline: MigrationTimeline
+        revision: str
+
+        @property
+        def control(self) -> MigrationTimeline:
+            return self.timeline
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._graph: RevisionGraph | None = None
+        self._status: EnvironmentStatus | None = None
+        self._risks: dict[str, str] = {}
+        self._glyphs: dict[str, str] = {}
+        self._rows: list[_Row] = []
+        self._index: dict[str, int] = {}
+        self._applied: set[str] = set()
+        self._line_cache: dict[tuple[int, int, bool], Strip] = {}
+
+    # ---------------------------------------------------------------- intent methods
+
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def selected_revision(self) -> str:
+        if 0 <= self.cursor_row < len(self._rows):
+            return self._rows[self.cursor_row].revision
+        return ""
+
+    def show_graph(self, graph: RevisionGraph) -> None:
+        """Show a (new) revision history."""
+        self._graph = graph
+        self._glyphs = layout(graph.revisions, max_lanes=WIDTHS["graph"])
+        self._rebuild()
+
+    def show_status(self, status: EnvironmentStatus | None) -> None:
+        """Mark revisions for this environment (``None``: no status known yet)."""
+        self._status = status
+        self._applied = set(status.applied) if status is not None else set()
+        if status is not None:
+            for pending in status.pending:
+                self._risks[pending.revision] = pending.risk
+        self._rebuild()
+
+    def set_risk(self, revision: str, risk: str) -> None:
+        """Show ``risk`` as the badge of ``revision`` (learnt from a preview)."""
+        if self._risks.get(revision) != risk:
+            self._risks[revision] = risk
+            self._invalidate()
+
+    def _state(self, revision: str) -> str:
+        status = self._status
+        if status is None or not status.reachable:
+            return ""
+        if revision in status.current:
+            return "current"
+        if revision in status.unknown:
+            return "unknown"
+        if revision in self._applied:
+            return "applied"
+        return "pending"
+
+    # ---------------------------------------------------------------- rows
+
+    def _rebuild(self) -> None:
+        keep = self.selected_revision
+        rows = [_Row(rev, None) for rev in (self._status.unknown if self._status is not None else ())]
+        if self._graph is not None:
+            rows += [_Row(info.revision, info) for info in self._graph.revisions]
+        self._rows = rows
+        self._index = {row.revision: index for index, row in enumerate(rows)}
+        self.virtual_size = Size(self.size.width, len(rows) + 1)
+        self._invalidate()
+        target = self._index.get(keep, self.cursor_row if keep == "" else 0)
+        self.cursor_row = max(0, min(target, len(rows) - 1))
+
+    def _invalidate(self) -> None:
+        self._line_cache.clear()
+        self.refresh()
+
+    def _row_text(self, row: _Row, width: int) -> Text:
+        state = "unknown" if row.info is None else self._state(row.revision)
+        marker, marker_style = MARKERS[state]
+        info = row.info
+        notes: list[str] = []
+        if state == "current":
+            notes.append("current")
+        if info is None:
+            notes.append("not in the scripts")
+        else:
+            if info.is_head:
+                notes.append("head")
+            if info.is_merge:
+                notes.append("merge")
+            if info.is_branch_point:
+                notes.append("branch point")
+            notes.extend(f"@{label}" for label in info.branch_labels)
+        risk = self._risks.get(row.revision, "")
+        message_width, _ = column_widths(width)
+        message = info.message if info is not None else "in the database, not in the scripts"
+        glyph = self._glyphs.get(row.revision, "?" if info is None else "●")
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(glyph.ljust(WIDTHS["graph"])[: WIDTHS["graph"]], style="cyan" if state == "current" else "")
+        text.append(" ")
+        text.append(marker, style=marker_style)
+        text.append(" ")
+        text.append(row.revision[:12].ljust(WIDTHS["revision"]), style="bold" if state == "current" else "")
+        text.append(" ")
+        text.append(risk.ljust(WIDTHS["risk"]), style=RISK_STYLES.get(risk, "dim"))
+        text.append(" ")
+        shown = message if len(message) <= message_width else message[: message_width - 1] + "…"
+        text.append(shown.ljust(message_width), style="dim" if state == "applied" else "")
+        text.append(" ")
+        text.append(", ".join(notes), style="bold cyan" if state == "current" else "dim")
+        return text
+
+    def _header_text(self, width: int) -> Text:
+        message_width, _ = column_widths(width)
+        return Text(
+            " " * (WIDTHS["graph"] + 3)
+            + "revision".ljust(WIDTHS["revision"] + 1)
+            + "risk".ljust(WIDTHS["risk"] + 1)
+            + "message".ljust(message_width + 1)
+            + "notes",
+            no_wrap=True,
+        )
+
+    # ---------------------------------------------------------------- rendering
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            style = self.get_component_rich_style("timeline--header")
+            return self._strip(self._header_text(width), width, style)
+        index = int(self.scroll_offset.y) + y - 1
+        if index >= len(self._rows):
+            return Strip.blank(width, self.rich_style)
+        cursor = index == self.cursor_row
+        key = (index, width, cursor)
+        cached = self._line_cache.get(key)
+        if cached is None:
+            base = self.get_component_rich_style("timeline--cursor") if cursor else self.rich_style
+            cached = self._strip(self._row_text(self._rows[index], width), width, base)
+            self._line_cache[key] = cached
+        return cached
+
+    def _strip(self, text: Text, width: int, base: Style) -> Strip:
+        segments = list(text.render(self.app.console))
+        strip = Strip(Segment.apply_style(segments, base) if base else segments)
+        return strip.crop_extend(0, width, base)
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self._line_cache = {key: strip for key, strip in self._line_cache.items() if key[0] not in (old, new)}
+        self._scroll_to_cursor()
+        self.refresh()
+        self.post_message(self.RevisionHighlighted(self, self.selected_revision))
+
+    def _scroll_to_cursor(self) -> None:
+        visible = max(1, self.scrollable_content_region.height - 1)
+        top = int(self.scroll_offset.y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + visible:
+            self.scroll_to(y=self.cursor_row - visible + 1, animate=False)
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
+        self._invalidate()
+
+    # ---------------------------------------------------------------- keys and mouse
+
+    def action_cursor(self, delta: int) -> None:
+        if self._rows:
+            self.cursor_row = max(0, min(len(self._rows) - 1, self.cursor_row + delta))
+
+    def action_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, self.scrollable_content_region.height - 2))
+
+    def action_jump(self, row: int) -> None:
+        if self._rows:
+            self.cursor_row = row if row >= 0 else len(self._rows) - 1
+
+    def on_click(self, event: events.Click) -> None:
+        index = int(self.scroll_offset.y) + event.y - 1
+        if event.y >= 1 and 0 <= index < len(self._rows):
+            self.cursor_row = index

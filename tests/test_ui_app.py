@@ -1,0 +1,29 @@
+"""Pilot tests of the full-screen app against the embedded server."""
+
+from __future__ import annotations
+
+from fixtures_ui import UiProject, settle, statuses
+
+from syncdb_tui.ui.app import SyncdbApp
+from syncdb_tui.ui.widgets.environments import EnvironmentList
+from syncdb_tui.ui.widgets.timeline import MigrationTimeline
+
+pytest_plugins = ["fixtures_ui"]
+
+
+async def test_main_screen_shows_every_environment(ui_project: UiProject) -> None:
+    """The three environments load with their revision and pending count."""
+    app = SyncdbApp(ui_project.config())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        found = statuses(app)
+        assert set(found) == {"dev", "staging", "prod"}
+        assert found["dev"].current == ("m002",)
+        assert found["prod"].current == ("a003",)
+        assert [p.revision for p in found["prod"].pending] == ["b001", "b002", "m001", "m002"] or len(
+            found["prod"].pending
+        ) == 4
+        table = app.screen.query_one(EnvironmentList)
+        assert table.row_count == 3
+        timeline = app.screen.query_one(MigrationTimeline)
+        assert timeline.row_count == 7

@@ -1,0 +1,129 @@
+"""Snapshots of the main screen, the help screen and every modal, at 120x40 and at 80x24.
+
+The sample project (``fixtures_ui.snap_project``) has fixed database names, revision ids
+and dates, and a fake backup with a fixed manifest; nothing shown depends on time,
+ports or socket paths.  Accept a change only after looking at the report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fixtures_ui import UiProject, settle, wait_for_screen
+
+from syncdb_tui.ui.app import SyncdbApp
+from syncdb_tui.ui.screens.backup import BackupScreen
+from syncdb_tui.ui.screens.confirm import ConfirmScreen
+from syncdb_tui.ui.screens.downgrade import DowngradeScreen
+from syncdb_tui.ui.screens.error import ErrorScreen
+from syncdb_tui.ui.screens.generate import GenerateScreen
+from syncdb_tui.ui.screens.help import HelpScreen
+from syncdb_tui.ui.screens.report import ReportScreen
+from syncdb_tui.ui.screens.restore import RestoreScreen
+from syncdb_tui.ui.widgets.jobs import JobsPane
+
+pytest_plugins = ["fixtures_ui"]
+
+SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
+
+
+@pytest.fixture(autouse=True)
+def _pin_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Elapsed times in the jobs pane read 0.0 s."""
+    monkeypatch.setattr(JobsPane, "clock", staticmethod(lambda: 1000.0))
+
+
+def make_app(project: UiProject, env: str = "dev") -> SyncdbApp:
+    return SyncdbApp(project.config(), env=env)
+
+
+def keys_then(keys: list[str], screen: type | None = None) -> Any:
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot, pilot.app)
+        for key in keys:
+            await pilot.press(key)
+        if screen is not None:
+            await wait_for_screen(pilot, pilot.app, screen)
+        await settle(pilot, pilot.app, ignore_flows=True)
+
+    return run_before
+
+
+class TestMainScreen:
+    @pytest.mark.parametrize("size", SIZES)
+    def test_main_dev(self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int]) -> None:
+        """The main screen on dev: three environments, the branched timeline, SQL of the head."""
+        assert snap_compare(make_app(snap_project), terminal_size=size, run_before=keys_then([]))
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_main_prod_timeline(self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int]) -> None:
+        """prod selected (protected), the timeline focused: pending markers and the HIGH badge."""
+        app = make_app(snap_project, env="prod")
+        assert snap_compare(app, terminal_size=size, run_before=keys_then(["2"]))
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_main_all_pending_risk(self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int]) -> None:
+        """Everything pending on prod, the risk checklist focused (findings, ack item, operator items)."""
+        app = make_app(snap_project, env="prod")
+        assert snap_compare(app, terminal_size=size, run_before=keys_then(["a", "4"]))
+
+
+class TestHelp:
+    @pytest.mark.parametrize("size", SIZES)
+    def test_help(self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int]) -> None:
+        """Every binding from the registry, with the focused pane explained first."""
+        assert snap_compare(make_app(snap_project), terminal_size=size, run_before=keys_then(["2", "f1"], HelpScreen))
+
+
+class TestModals:
+    @pytest.mark.parametrize("size", SIZES)
+    def test_confirm(self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int]) -> None:
+        """The typed-name confirmation for migrating staging (HIGH risk pending)."""
+        app = make_app(snap_project, env="staging")
+        assert snap_compare(app, terminal_size=size, run_before=keys_then(["m"], ConfirmScreen))
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_backup(self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int]) -> None:
+        """The backup modal: kind, format, tables, destination."""
+        assert snap_compare(make_app(snap_project), terminal_size=size, run_before=keys_then(["b"], BackupScreen))
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_restore(self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int]) -> None:
+        """The restore modal listing a backup with its manifest, and the target choice."""
+        app = make_app(snap_project, env="prod")
+        assert snap_compare(app, terminal_size=size, run_before=keys_then(["r"], RestoreScreen))
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_generate(self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int]) -> None:
+        """The generate modal asking for the revision's message."""
+        assert snap_compare(make_app(snap_project), terminal_size=size, run_before=keys_then(["g"], GenerateScreen))
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_downgrade(self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int]) -> None:
+        """The downgrade modal: -1, the applied revisions below staging's current one, base."""
+        app = make_app(snap_project, env="staging")
+        assert snap_compare(app, terminal_size=size, run_before=keys_then(["d"], DowngradeScreen))
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_dry_run_plan(self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int]) -> None:
+        """Dry run on staging: the migrate plan with its SQL, in the Markdown viewer."""
+        app = make_app(snap_project, env="staging")
+        assert snap_compare(app, terminal_size=size, run_before=keys_then(["n", "m"], ReportScreen))
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_error(self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int]) -> None:
+        """The error modal with the CLI's title, message and hint."""
+
+        async def run_before(pilot: Any) -> None:
+            await settle(pilot, pilot.app)
+            pilot.app.push_screen(
+                ErrorScreen(
+                    "migration failed",
+                    'prod: revision m002 failed: column "legacy_name" does not exist (the database stays at a003)',
+                    "check the revision's upgrade(), fix it, and run migrate again",
+                )
+            )
+            await settle(pilot, pilot.app)
+
+        assert snap_compare(make_app(snap_project, env="prod"), terminal_size=size, run_before=run_before)
