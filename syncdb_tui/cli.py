@@ -13,6 +13,7 @@ import importlib
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 
@@ -102,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.passthrough = passthrough
     # SIGTERM (timeout, CI cancel) exits like Ctrl+C does, so atexit hooks run and the
     # embedded server's list of users stays right
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     ctx = CommandContext(args)
     try:
         if args.verb is None:

@@ -111,3 +111,14 @@ def test_load_live_context_reads_the_catalog(fresh_db: Callable[..., str]) -> No
     by_rule = {f.rule: f for f in analysis.findings}
     assert by_rule["drop-index"].table == "Invoices"
     assert by_rule["change-column-type"].severity is Severity.LOW  # varchar(12) -> varchar(40): no rewrite
+
+
+def test_session_lock_timeout_set_by_syncdb_is_not_a_finding() -> None:
+    from syncdb_tui.core.risk import analyse_sql
+
+    sql = "BEGIN;\nALTER TABLE accounts ADD COLUMN flag boolean DEFAULT false NOT NULL;\nCOMMIT;\n"
+    plain = {f.rule for f in analyse_sql(sql).findings}
+    under_syncdb = {f.rule for f in analyse_sql(sql, session_lock_timeout=True).findings}
+    assert "missing-lock-timeout" in plain
+    assert "missing-lock-timeout" not in under_syncdb
+    assert "add-column-constant-default" in under_syncdb

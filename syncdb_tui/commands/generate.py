@@ -77,7 +77,7 @@ def _show_risk(ctx: CommandContext, revision: str) -> None:
     if not rendered.rendered:
         ctx.note(f"risk: not judged ({rendered.needs_live_reason})")
         return
-    analysis = risk.analyse_sql(rendered.sql, thresholds=ctx.config.risk)
+    analysis = risk.analyse_sql(rendered.sql, thresholds=ctx.config.risk, session_lock_timeout=True)
     ctx.note(f"risk: {analysis.risk.name} (judged without live context)")
     for finding in analysis.findings:
         ctx.note(f"  {finding.severity.name} {finding.rule} ({lock_text(finding.lock)}): {finding.message}")

@@ -202,7 +202,16 @@ async def _judge(
         except SyncdbError as error:
             live_error = error.message
     thresholds = _thresholds(ctx)
-    results = [(s, risk.analyse_sql(s.sql, context=context, thresholds=thresholds)) for s in sources]
+    # a revision is run by `syncdb migrate`, which sets lock_timeout itself; a .sql file may not be
+    results = [
+        (
+            s,
+            risk.analyse_sql(
+                s.sql, context=context, thresholds=thresholds, session_lock_timeout=s.revision is not None
+            ),
+        )
+        for s in sources
+    ]
     return results, blockers, live_error
 
 

@@ -336,7 +336,10 @@ async def judge_revisions(
         if not item.rendered:
             judged.append(PendingRevision(item.revision, message, "MEDIUM", (), "", item.needs_live_reason))
             continue
-        analysis = risk.analyse_sql(item.sql, context=context, thresholds=project.config.risk)
+        # syncdb runs these revisions itself, with lock_timeout set on its session
+        analysis = risk.analyse_sql(
+            item.sql, context=context, thresholds=project.config.risk, session_lock_timeout=True
+        )
         judged.append(
             PendingRevision(
                 revision=item.revision,

@@ -125,6 +125,7 @@ def analyse_sql(
     *,
     context: LiveContext | None = None,
     thresholds: RiskThresholds | None = None,
+    session_lock_timeout: bool = False,
 ) -> RiskAnalysis:
     """Judge every statement of ``sql`` (Alembic offline SQL or a plain .sql file).
 
@@ -132,13 +133,18 @@ def analyse_sql(
         sql: the SQL text; BEGIN/COMMIT in it mark the transactions.
         context: the target environment's table sizes and server version, if reachable.
         thresholds: table sizes that make size-dependent findings MEDIUM or HIGH.
+        session_lock_timeout: the session that will run the SQL already has a
+            lock_timeout (``syncdb migrate`` sets one), so its absence from the SQL
+            is not a finding.
 
     Returns the findings in statement order; nothing is raised for bad SQL: a statement
     pglast cannot parse becomes an ``unparseable-statement`` finding.
     """
     from syncdb_tui.config import RiskThresholds
 
-    return _Analyser(sql, context, thresholds or RiskThresholds()).run()
+    analyser = _Analyser(sql, context, thresholds or RiskThresholds())
+    analyser.lock_timeout_session = session_lock_timeout
+    return analyser.run()
 
 
 class _Analyser:

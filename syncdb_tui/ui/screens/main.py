@@ -440,7 +440,9 @@ class MainScreen(FlowsMixin, Screen[None]):
         engine = risk_engine()
         findings: list[Any] = []
         if engine is not None and rendered.sql.strip():
-            analysis = await asyncio.to_thread(engine.analyse_sql, rendered.sql, thresholds=self.config.risk)
+            analysis = await asyncio.to_thread(
+                engine.analyse_sql, rendered.sql, thresholds=self.config.risk, session_lock_timeout=True
+            )
             findings = list(analysis.findings)
         return rendered.sql, findings, ""
 

@@ -345,7 +345,11 @@ class FlowsMixin(_ScreenBase):
         engine = risk_engine()
         if engine is None:
             return rendered.sql, [], "the risk engine is not installed"
-        return rendered.sql, list(engine.analyse_sql(rendered.sql, thresholds=self.config.risk).findings), ""
+        return (
+            rendered.sql,
+            list(engine.analyse_sql(rendered.sql, thresholds=self.config.risk, session_lock_timeout=True).findings),
+            "",
+        )
 
     # ------------------------------------------------------------------ push / seed (dev only)
 
