@@ -369,3 +369,22 @@ def test_check_on_protected_env_uses_an_unprotected_server_for_its_scratch_datab
     assert result.code == 0, result.out + result.err
     data = json.loads(result.out)
     assert any("scratch database on dev's server" in note for note in data["notes"])
+
+
+def test_offline_sql_of_a_merge_revision_is_only_the_merge(proj) -> None:
+    root, _ = proj
+    add_revision(root, "r0004_a.py", revision_source("r0004a", "r0003", "branch a", 'op.execute("SELECT 4")'))
+    add_revision(root, "r0004_b.py", revision_source("r0004b", "r0003", "branch b", 'op.execute("SELECT 5")'))
+    add_revision(
+        root, "r0005_merge.py", revision_source("r0005", ("r0004a", "r0004b"), "merge", 'op.execute("SELECT 6")')
+    )
+    project = migrations.Project.from_config(load_config(root / "syncdb.toml"))
+    merge = migrations.offline_sql(project, "r0005")
+    assert merge.rendered, merge.needs_live_reason
+    assert merge.sql.count("-- Running upgrade") == 1 and "SELECT 6" in merge.sql
+    assert "SELECT 4" not in merge.sql and "CREATE TABLE" not in merge.sql
+    items = migrations.offline_range(project, ["r0004a", "r0004b", "r0005"])
+    assert ["SELECT 4" in i.sql for i in items] == [True, False, False]
+    assert ["SELECT 6" in i.sql for i in items] == [False, False, True]
+    down = migrations.offline_sql(project, "r0005", "downgrade")
+    assert down.rendered and down.sql.count("-- Running downgrade") == 1

@@ -37,7 +37,7 @@ class RevisionSQL:
         return not self.needs_live_reason
 
 
-def _render(project: Project, env: Environment | None, start: str | None, dest: str, direction: str) -> str:
+def _render(project: Project, env: Environment | None, start: Any, dest: Any, direction: str) -> str:
     from alembic.runtime.environment import EnvironmentContext
 
     script = project.script()
@@ -103,9 +103,9 @@ def split_by_revision(sql: str, direction: str) -> dict[str, str]:
     return {key: "\n".join(lines).strip() + "\n" for key, lines in chunks.items()}
 
 
-def _needs_live(error: Exception) -> str:
+def _needs_live(error: Exception, direction: str = "upgrade") -> str:
     text = str(error).strip() or type(error).__name__
-    return f"its upgrade() cannot run without a database ({type(error).__name__}: {text.splitlines()[0]})"
+    return f"its {direction}() cannot run without a database ({type(error).__name__}: {text.splitlines()[0]})"
 
 
 def offline_sql(
@@ -120,13 +120,14 @@ def offline_sql(
     project.resolve_target(revision)
     info = project.graph().by_id.get(revision)
     downs = info.down_revisions if info else ()
-    start = downs[0] if len(downs) == 1 else ("base" if not downs else None)
     try:
         if direction == "upgrade":
-            start_rev = start if start != "base" else None
+            # a merge revision starts from all of its parents at once
+            start_rev: Any = (downs[0] if len(downs) == 1 else tuple(downs)) if downs else None
             sql = _render(project, env, start_rev, revision, "upgrade")
         else:
-            target = downs[0] if len(downs) == 1 else ("base" if not downs else downs[0])
+            # to its (first) parent: for a merge, Alembic undoes only the merge itself
+            target = downs[0] if downs else "base"
             sql = _render(project, env, revision, target, "downgrade")
     except (SyntaxError, ImportError):
         raise
@@ -135,7 +136,7 @@ def offline_sql(
 
         if isinstance(error, SyncdbError):
             raise
-        return RevisionSQL(revision, direction, "", _needs_live(error))
+        return RevisionSQL(revision, direction, "", _needs_live(error, direction))
     return RevisionSQL(revision, direction, sql)
 
 
