@@ -49,11 +49,11 @@ async def test_the_app_opens_on_the_explorer_with_a_table(
 async def test_studio_table_option_opens_that_table(
     demo_project: Any, psql_exec: Callable[[str, str], str], shop_sql: str
 ) -> None:
-    from syncdb_tui.commands.studio import make_app
+    from syncdb_tui.ui.app import SyncdbApp
     from syncdb_tui.ui.screens.explorer import ExplorerScreen
 
     psql_exec(demo_project.urls["staging"], shop_sql)
-    app = make_app(load_config(demo_project.config_path), "staging", "public.orders")
+    app = SyncdbApp(load_config(demo_project.config_path), "staging", start="explorer", table="public.orders")
     async with app.run_test(size=(120, 40)) as pilot:
         for _ in range(3):
             await pilot.pause()

@@ -6,10 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from textual.app import App
-
     from syncdb_tui.commands.context import CommandContext
-    from syncdb_tui.config import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
-    import inspect
     import sys
 
     from syncdb_tui.core.errors import UsageError
@@ -39,26 +35,4 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         )
     from syncdb_tui.ui.app import run_app
 
-    if table is None or "table" in inspect.signature(run_app).parameters:
-        kwargs = {"table": table} if table else {}
-        return run_app(config, env=env_name, start="explorer", **kwargs)
-    make_app(config, env_name, table).run()
-    return 0
-
-
-def make_app(config: Config, env_name: str, table: str) -> App[int]:
-    """The app opened on the explorer with ``table`` preselected (while ``run_app`` takes no table)."""
-    import inspect
-    from pathlib import Path
-
-    from syncdb_tui.ui.app import SyncdbApp
-
-    here = Path(inspect.getfile(SyncdbApp)).parent
-
-    class StudioApp(SyncdbApp):
-        CSS_PATH = str(here / str(SyncdbApp.CSS_PATH))  # relative paths resolve beside the class
-
-        def on_ready(self) -> None:
-            self.open_explorer(self.start_env, table)
-
-    return StudioApp(config, env_name, start="main")
+    return run_app(config, env=env_name, start="explorer", table=table)

@@ -23,11 +23,14 @@ class SyncdbApp(App[int]):
     COMMANDS = App.COMMANDS | {SyncdbCommands}
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, config: Config, env: str | None = None, *, start: str = "main") -> None:
+    def __init__(
+        self, config: Config, env: str | None = None, *, start: str = "main", table: str | None = None
+    ) -> None:
         super().__init__()
         self.config = config
         self.start_env = config.environment(env).name
         self.start = start
+        self.start_table = table
 
     def on_mount(self) -> None:
         from syncdb_tui.ui.screens.main import MainScreen
@@ -37,7 +40,7 @@ class SyncdbApp(App[int]):
         self.title = self.config.root.name
         self.push_screen(MainScreen(self.config, self.start_env))
         if self.start == "explorer":
-            self.open_explorer(self.start_env)
+            self.open_explorer(self.start_env, self.start_table)
 
     def open_explorer(self, env_name: str, table: str | None = None) -> None:
         try:
@@ -58,7 +61,10 @@ class SyncdbApp(App[int]):
         self.push_screen(HelpScreen(pane))
 
 
-def run_app(config: Config, env: str | None = None, *, start: str = "main") -> int:
-    """Run the full-screen app until the user quits; returns the exit code (0)."""
-    SyncdbApp(config, env, start=start).run()
+def run_app(config: Config, env: str | None = None, *, start: str = "main", table: str | None = None) -> int:
+    """Run the full-screen app until the user quits; returns the exit code (0).
+
+    ``start="explorer"`` opens the table explorer, on ``table`` when given.
+    """
+    SyncdbApp(config, env, start=start, table=table).run()
     return 0
