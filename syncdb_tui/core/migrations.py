@@ -721,34 +721,11 @@ def load_target_metadata(spec: str) -> Any:
     Raises:
         ConfigError: the module or attribute cannot be imported.
     """
-    import importlib
-    import sys
+    from syncdb_tui.core.imports import import_object
 
-    module_name, _, attribute = spec.partition(":")
-    if not attribute:
-        raise ConfigError(
-            f"target_metadata is {spec!r}; it must be 'module:attribute'",
-            hint='e.g. target_metadata = "myapp.models:Base.metadata"',
-        )
-    if "" not in sys.path and "." not in sys.path:
-        sys.path.insert(0, "")
-    try:
-        value: Any = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ConfigError(
-            f"target_metadata names the module {module_name!r}, which cannot be imported: {error}",
-            hint="check the module path, and run syncdb from the project's directory",
-            title="invalid target_metadata",
-        ) from None
-    for part in attribute.split("."):
-        if not hasattr(value, part):
-            raise ConfigError(
-                f"target_metadata: {module_name} has no attribute {attribute!r}",
-                hint="point it at your models' MetaData, e.g. Base.metadata",
-                title="invalid target_metadata",
-            )
-        value = getattr(value, part)
-    return value
+    return import_object(
+        spec, key="target_metadata", example="myapp.models:Base.metadata", expected="your models' MetaData"
+    )
 
 
 def render_sql(revisions: tuple[RevisionSQL, ...] | list[RevisionSQL]) -> str:

@@ -15,9 +15,7 @@ the rows it added).  Seeding is refused on protected environments, whatever the 
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,31 +90,11 @@ def load_seed_callable(spec: str) -> Callable[..., Any]:
     Raises:
         ConfigError: malformed, not importable, missing or not callable.
     """
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ConfigError(
-            f"seed is {spec!r}; it must be 'module:function'",
-            hint='e.g. seed = "myapp.fixtures:seed"',
-            title="invalid seed",
-        )
-    if "" not in sys.path and "." not in sys.path:
-        sys.path.insert(0, "")
-    try:
-        value: Any = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ConfigError(
-            f"seed names the module {module_name!r}, which cannot be imported: {error}",
-            hint="check the module path, and run syncdb from the project's directory",
-            title="invalid seed",
-        ) from None
-    for part in attribute.split("."):
-        if not hasattr(value, part):
-            raise ConfigError(
-                f"seed: {module_name} has no attribute {attribute!r}",
-                hint="point it at a function taking (connection, options)",
-                title="invalid seed",
-            )
-        value = getattr(value, part)
+    from syncdb_tui.core.imports import import_object
+
+    value = import_object(
+        spec, key="seed", example="myapp.fixtures:seed", expected="a function taking (connection, options)"
+    )
     if not callable(value):
         raise ConfigError(f"seed: {spec} is not callable", hint="point it at a function", title="invalid seed")
     return value  # type: ignore[no-any-return]
