@@ -18,11 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @quiet_logs
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
-    import asyncio
-
     from syncdb_tui.commands import migrate_flow
     from syncdb_tui.core.errors import UsageError
-    from syncdb_tui.core.migrations import judge_plan, plan_upgrade, upgrade
+    from syncdb_tui.core.migrations import plan_upgrade, upgrade
 
     if args.target.startswith("-"):
         raise UsageError(
@@ -31,15 +29,12 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         )
 
     env = ctx.environment()
-    project = ctx.project
-    plan = plan_upgrade(project, env, args.target)
-    judged = asyncio.run(judge_plan(project, env, plan)) if plan.revisions else []
-    migrate_flow.describe_plan(ctx, plan, judged)
-    if ctx.dry_run or not plan.revisions:
-        migrate_flow.finish(ctx, plan, judged, "")
-        return 0
-    migrate_flow.confirm(ctx, env, f"migrate to {args.target}", judged)
-    backup_path = migrate_flow.auto_backup(ctx, env, skip=args.no_backup)
-    result = upgrade(project, env, args.target, progress=ctx.progress_printer())
-    migrate_flow.finish(ctx, result, judged, backup_path)
-    return 0
+    plan = plan_upgrade(ctx.project, env, args.target)
+    return migrate_flow.carry_out(
+        ctx,
+        env,
+        plan,
+        f"migrate to {args.target}",
+        lambda progress: upgrade(ctx.project, env, args.target, progress=progress),
+        skip_backup=args.no_backup,
+    )

@@ -9,11 +9,13 @@ automatic backup where configured, then run.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
     from syncdb_tui.core.environments import Environment
+    from syncdb_tui.core.events import ProgressCallback
     from syncdb_tui.core.migrations import MigrateResult, PendingRevision
 
 
@@ -104,3 +106,27 @@ def finish(ctx: CommandContext, result: MigrateResult, judged: list[PendingRevis
         f"({len(result.revisions)} revision(s)); now at {', '.join(result.after) or 'base'}"
         + (f"; backup {backup_path}" if backup_path else "")
     )
+
+
+def carry_out(
+    ctx: CommandContext,
+    env: Environment,
+    plan: MigrateResult,
+    action: str,
+    apply: Callable[[ProgressCallback], MigrateResult],
+    *,
+    skip_backup: bool,
+) -> int:
+    """The whole flow after planning: judge, show, stop on --dry-run, confirm, back up, apply."""
+    from syncdb_tui.core.migrations import judge_plan
+
+    judged = asyncio.run(judge_plan(ctx.project, env, plan)) if plan.revisions else []
+    describe_plan(ctx, plan, judged)
+    if ctx.dry_run or not plan.revisions:
+        finish(ctx, plan, judged, "")
+        return 0
+    confirm(ctx, env, action, judged)
+    backup_path = auto_backup(ctx, env, skip=skip_backup)
+    result = apply(ctx.progress_printer())
+    finish(ctx, result, judged, backup_path)
+    return 0
