@@ -9,7 +9,8 @@ env styles:
 - ``shared``: async env.py that uses ``config.attributes["connection"]`` when given
   (Alembic's connection-sharing recipe) — what the demo does;
 - ``own-async``: async env.py that ignores any passed connection and calls
-  ``asyncio.run`` itself (Alembic's plain async template).
+  ``asyncio.run`` itself (Alembic's plain async template);
+- ``sync``: Alembic's generic (synchronous) template, connecting with psycopg2.
 """
 
 from __future__ import annotations
@@ -99,6 +100,39 @@ else:
     asyncio.run(run_async_migrations())
 """
 
+ENV_SYNC = """
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+target_metadata = None
+
+
+def run_migrations_offline():
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
+                      literal_binds=True, dialect_opts={"paramstyle": "named"})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online():
+    connectable = engine_from_config(config.get_section(config.config_ini_section, {}),
+                                     prefix="sqlalchemy.", poolclass=pool.NullPool)
+    with connectable.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          transaction_per_migration=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
+"""
+
+ENV_FILES = {"shared": ENV_SHARED, "own-async": ENV_OWN_ASYNC, "sync": ENV_SYNC}
+
 MAKO = '''"""${message}
 
 Revision ID: ${up_revision}
@@ -162,7 +196,7 @@ def make_project(
     scripts = root / "migrations"
     versions = scripts / "versions"
     versions.mkdir(parents=True, exist_ok=True)
-    (scripts / "env.py").write_text(ENV_SHARED if env_style == "shared" else ENV_OWN_ASYNC)
+    (scripts / "env.py").write_text(ENV_FILES[env_style])
     (scripts / "script.py.mako").write_text(MAKO)
     for n in range(1, revisions + 1):
         (versions / f"{rev_id(n)}_t{n}.py").write_text(table_revision(n))

@@ -388,3 +388,47 @@ def test_offline_sql_of_a_merge_revision_is_only_the_merge(proj) -> None:
     assert ["SELECT 6" in i.sql for i in items] == [False, False, True]
     down = migrations.offline_sql(project, "r0005", "downgrade")
     assert down.rendered and down.sql.count("-- Running downgrade") == 1
+
+
+def test_sync_env_py_with_psycopg2_and_its_lock_timeout(tmp_path: Path, fresh_db, run_cli, psql_exec) -> None:
+    pytest.importorskip("psycopg2")
+    url = fresh_db()
+    make_project(tmp_path, {"dev": url}, revisions=2, env_style="sync")
+    result = run_cli("migrate", "r0001", "--json", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert psql_exec(url, "SELECT version_num FROM alembic_version;").strip() == "r0001"
+    config = load_config(tmp_path / "syncdb.toml")
+    env = resolve(config, "dev")
+    release = threading.Event()
+    ready = threading.Event()
+
+    def blocker() -> None:
+        async def hold() -> None:
+            from syncdb_tui.core.environments import connect
+
+            conn = await connect(env, server_settings={"application_name": "nightly-report"})
+            await conn.execute("BEGIN; LOCK TABLE t_1 IN ACCESS SHARE MODE")
+            ready.set()
+            while not release.is_set():
+                await asyncio.sleep(0.05)
+            await conn.close()
+
+        asyncio.run(hold())
+
+    add_revision(
+        tmp_path,
+        "r0003_alter.py",
+        revision_source("r0003", "r0002", "alter t_1", 'op.add_column("t_1", sa.Column("extra", sa.Integer))'),
+    )
+    thread = threading.Thread(target=blocker)
+    thread.start()
+    ready.wait(10)
+    try:
+        blocked = run_cli("migrate", cwd=tmp_path)
+        # psycopg2 gets lock_timeout through PGOPTIONS, so the blocked ALTER gives up instead of hanging
+        assert blocked.code == 5 and "lock_timeout" in blocked.err and "nightly-report" in blocked.err
+    finally:
+        release.set()
+        thread.join()
+    assert psql_exec(url, "SELECT version_num FROM alembic_version;").strip() == "r0002"
+    assert run_cli("migrate", cwd=tmp_path).code == 0
