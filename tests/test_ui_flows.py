@@ -318,3 +318,59 @@ async def test_light_theme_from_config(ui_project: UiProject) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.theme == "textual-dark"
+
+
+async def test_cancel_a_running_backup_from_the_jobs_pane(ui_project: UiProject) -> None:  # type: ignore[no-untyped-def]
+    """A backup stuck behind another session's lock is cancelled with `c`; nothing is left that looks good."""
+    from syncdb_tui.core.backup import list_backups
+    from syncdb_tui.core.environments import connect
+    from syncdb_tui.ui.messages import JobFailed
+
+    config = ui_project.config()
+    env = resolve(config, "dev")
+    holder = await connect(env, server_settings={"application_name": "holds users"})
+    # pg_dump waits for its ACCESS SHARE lock on users as long as this transaction lives
+    await holder.execute("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+    seen: list[Message] = []
+    app = SyncdbApp(config)
+    try:
+        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+            await settle(pilot, app)
+            await pilot.press("b")
+            await wait_for_screen(pilot, app, BackupScreen)
+            await pilot.press("ctrl+s")
+            jobs = main_screen(app).query_one(JobsPane)
+            for _ in range(200):
+                if any(job.running for job in jobs.jobs.values()):
+                    break
+                await pilot.pause(0.02)
+            assert [job.running for job in jobs.jobs.values()] == [True]
+            blocked = 0
+            for _ in range(100):
+                blocked = await holder.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+                if blocked:
+                    break
+                await pilot.pause(0.05)
+            assert blocked >= 1  # the backup really is stuck behind the lock
+            await pilot.press("5", "c")
+            await settle(pilot, app)
+            failed = [message for message in seen if isinstance(message, JobFailed)]
+            assert failed and failed[0].cancelled
+            assert not any(job.running for job in jobs.jobs.values())
+            # pg_dump itself was stopped: nobody waits for the lock any more
+            waiting = 1
+            for _ in range(50):
+                waiting = await holder.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+                if waiting == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert waiting == 0
+    finally:
+        await holder.close()
+    assert not [entry for entry in await list_backups(config) if entry.good]
