@@ -26,6 +26,9 @@ import pytest
 
 from syncdb_tui.core.embedded import EmbeddedServer, ensure_server
 
+# fixtures shared by several test modules of one area (UI, explorer)
+pytest_plugins = ["fixtures_ui", "fixtures_explorer"]
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO_MIGRATIONS = REPO / "syncdb_tui" / "demo" / "migrations"
 

@@ -7,8 +7,6 @@ from typing import Any
 
 from syncdb_tui.config import load_config
 
-pytest_plugins = ["fixtures_explorer"]
-
 
 def test_studio_needs_a_terminal(demo_project: Any, run_cli: Callable[..., Any]) -> None:
     result = run_cli("studio", "--env", "dev", cwd=demo_project.root)

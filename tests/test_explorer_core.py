@@ -31,8 +31,6 @@ from syncdb_tui.core.explorer_query import Filter, Operator, Sort, TableRef
 CUSTOMERS = TableRef("public", "customers")
 ORDERS = TableRef("public", "orders")
 
-pytest_plugins = ["fixtures_explorer"]
-
 
 @pytest.fixture
 async def dev(

@@ -25,8 +25,6 @@ from syncdb_tui.core.explorer_query import (
     render_params,
 )
 
-pytest_plugins = ["fixtures_explorer"]
-
 INJECTIONS = [
     "x'; DROP TABLE customers; --",
     "Robert'); DROP TABLE orders;--",

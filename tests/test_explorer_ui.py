@@ -32,8 +32,6 @@ from syncdb_tui.ui.widgets.explorer_grid import DataGrid
 from syncdb_tui.ui.widgets.explorer_structure import render_structure
 from syncdb_tui.ui.widgets.explorer_tree import TableTree
 
-pytest_plugins = ["fixtures_explorer"]
-
 S = TypeVar("S", bound=Screen[Any])
 
 

@@ -17,8 +17,6 @@ from syncdb_tui.ui.screens.main import MainScreen
 from syncdb_tui.ui.screens.report import ReportScreen
 from syncdb_tui.ui.widgets.risk_checklist import RiskChecklist
 
-pytest_plugins = ["fixtures_ui"]
-
 
 def test_every_action_has_a_handler_key_and_help_line() -> None:
     """Each registry entry is bound somewhere, handled, and listed on the help screen."""

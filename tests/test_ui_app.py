@@ -8,8 +8,6 @@ from syncdb_tui.ui.app import SyncdbApp
 from syncdb_tui.ui.widgets.environments import EnvironmentList
 from syncdb_tui.ui.widgets.timeline import MigrationTimeline
 
-pytest_plugins = ["fixtures_ui"]
-
 
 async def test_main_screen_shows_every_environment(ui_project: UiProject) -> None:
     """The three environments load with their revision and pending count."""

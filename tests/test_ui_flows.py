@@ -23,8 +23,6 @@ from syncdb_tui.ui.widgets.jobs import JobsPane
 from syncdb_tui.ui.widgets.risk_checklist import RiskChecklist
 from syncdb_tui.ui.widgets.timeline import MigrationTimeline
 
-pytest_plugins = ["fixtures_ui"]
-
 
 def _current(config, env_name):  # type: ignore[no-untyped-def]
     import threading

@@ -23,8 +23,6 @@ from syncdb_tui.ui.screens.report import ReportScreen
 from syncdb_tui.ui.screens.restore import RestoreScreen
 from syncdb_tui.ui.widgets.jobs import JobsPane
 
-pytest_plugins = ["fixtures_ui"]
-
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 
 
