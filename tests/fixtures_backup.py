@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 from pathlib import Path
 
 import asyncpg
@@ -12,6 +11,8 @@ import asyncpg
 from syncdb_tui.config import Config, EnvironmentConfig
 from syncdb_tui.core.embedded import EmbeddedServer
 from syncdb_tui.core.environments import ConnectionInfo, Environment
+
+from conftest import run_psql
 
 
 def env_for(url: str, name: str = "dev", *, protected: bool = False) -> Environment:
@@ -28,19 +29,7 @@ def database_of(url: str) -> str:
     return url.split("@/", 1)[1].split("?", 1)[0]
 
 
-def psql(server: EmbeddedServer, database: str, sql: str, *, check: bool = True) -> str:
-    env = {**os.environ, "PGHOST": str(server.socket_dir), "PGUSER": server.user, "PGDATABASE": database}
-    result = subprocess.run(
-        [str(server.bin_dir / "psql"), "-XAtq", "-v", "ON_ERROR_STOP=1"],
-        input=sql,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"psql failed: {result.stderr}")
-    return result.stdout
+psql = run_psql  # the suite's one way to run SQL with the bundled psql
 
 
 SCHEMA_SQL = """
