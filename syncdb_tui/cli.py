@@ -147,4 +147,4 @@ def _open_tui(ctx: object) -> int:
             "the full-screen app is not available in this build",
             hint="use a command instead: syncdb status, syncdb migrate, … (syncdb --help)",
         ) from error
-    return run_app(ctx.config, env=getattr(ctx.args, "env", None))
+    return run_app(ctx.config, env=getattr(ctx.args, "env", None), dry_run=ctx.dry_run)

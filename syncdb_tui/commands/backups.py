@@ -30,9 +30,24 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     config = ctx.config
     entries = asyncio.run(list_backups(config))
     env = ctx.environment() if args.deep else None
+    if env is not None:
+        if ctx.dry_run:
+            ctx.note(
+                f"dry run: --deep would restore each of {len(entries)} backup(s) into a scratch database on "
+                f"{env.name}'s server ({env.display_url}), compare row counts and drop it; checking size, "
+                "sha256 and readability only"
+            )
+            env = None
+        else:
+            from syncdb_tui.core.safety import confirmation_reasons
+
+            reasons = confirmation_reasons(env)
+            if reasons:
+                reasons.append("a deep verify restores every backup into a scratch database on its server")
+                ctx.confirm_typed(env.name, "deep verify", reasons)
 
     async def verify_all() -> list[VerifyResult]:
-        return [await verify_backup(entry, deep=args.deep, env=env) for entry in entries]
+        return [await verify_backup(entry, deep=env is not None, env=env) for entry in entries]
 
     results = asyncio.run(verify_all()) if args.verify else []
     if ctx.json:

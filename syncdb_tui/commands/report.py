@@ -59,7 +59,10 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     env = ctx.environment()
     report = asyncio.run(build_report(ctx.project, env))
     text = json.dumps(report.to_json(), indent=2, default=_json_default) + "\n" if ctx.json else render_markdown(report)
-    if path is not None:
+    if path is not None and ctx.dry_run:
+        ctx.write(text)
+        ctx.note(f"dry run: the report would be written to {path}; printed here instead")
+    elif path is not None:
         _write(path, text)
         ctx.note(f"report for {env.name} written to {path}")
     else:

@@ -21,12 +21,13 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
     from syncdb_tui.core.errors import UsageError
-    from syncdb_tui.core.seed import seed_environment
+    from syncdb_tui.core.seed import refuse_protected, seed_environment
 
     if args.scale <= 0:
         raise UsageError(f"--scale must be positive, not {args.scale}", hint="e.g. --scale 0.5 or --scale 100")
     config = ctx.config
     env = ctx.environment()
+    refuse_protected(env)
     if ctx.dry_run:
         ctx.note(f"dry run: would seed {env.name} ({env.display_url}) at scale {args.scale}; nothing was changed")
         return 0

@@ -35,4 +35,4 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         )
     from syncdb_tui.ui.app import run_app
 
-    return run_app(config, env=env_name, start="explorer", table=table)
+    return run_app(config, env=env_name, start="explorer", table=table, dry_run=ctx.dry_run)

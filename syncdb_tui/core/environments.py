@@ -156,6 +156,7 @@ class ConnectionInfo:
             env["PGUSER"] = self.user
         env["PGDATABASE"] = self.database
         password = self.password or os.environ.get("PGPASSWORD")
+        register_secret(password)
         if password:
             env["PGPASSWORD"] = password
         sslmode = dict(self.params).get("sslmode")

@@ -151,8 +151,12 @@ def sort_plan(info: TableInfo, sort: Sort | None) -> SortPlan:
 class ExplorerSession:
     """A read-only (unless editing) connection to one environment for the explorer."""
 
-    def __init__(self, env: Environment, *, statement_timeout: float = 10.0, page_size: int = 100) -> None:
+    def __init__(
+        self, env: Environment, *, statement_timeout: float = 10.0, page_size: int = 100, dry_run: bool = False
+    ) -> None:
         self.env = env
+        self.dry_run = dry_run
+        """Opened under ``--dry-run``: nothing may change, so editing is refused as on protected envs."""
         self.statement_timeout = statement_timeout
         self.page_size = page_size
         self._conn: asyncpg.Connection | None = None
@@ -160,8 +164,8 @@ class ExplorerSession:
 
     @property
     def read_only(self) -> bool:
-        """Protected environments are read-only in the explorer."""
-        return self.env.protected
+        """Protected environments (and any under --dry-run) are read-only in the explorer."""
+        return self.env.protected or self.dry_run
 
     @property
     def server_settings(self) -> dict[str, str]:
@@ -349,6 +353,12 @@ class ExplorerSession:
 
     def require_writable(self, action: str) -> None:
         """Raises RefusedError on a protected environment."""
+        if self.dry_run and not self.env.protected:
+            raise RefusedError(
+                f"{action} refused: syncdb was started with --dry-run, so the explorer changes nothing",
+                hint="start syncdb without --dry-run to edit data on a non-protected environment",
+                title="dry run",
+            )
         if self.read_only:
             raise RefusedError(
                 f"{action} refused: {self.env.name} is a protected environment, and the explorer is read-only there",
@@ -383,7 +393,7 @@ def follow_foreign_key(info: TableInfo, column: str, row: dict[str, Any]) -> tup
     return fk, ViewState(fk.referenced, None, tuple(filters))
 
 
-async def open_session(config: Config, env_name: str | None) -> ExplorerSession:
+async def open_session(config: Config, env_name: str | None, *, dry_run: bool = False) -> ExplorerSession:
     """Resolve ``env_name`` (starting an embedded server if needed) and connect.
 
     Raises:
@@ -394,7 +404,10 @@ async def open_session(config: Config, env_name: str | None) -> ExplorerSession:
 
     env = await resolve_async(config, env_name)
     session = ExplorerSession(
-        env, statement_timeout=config.explorer_statement_timeout, page_size=config.explorer_page_size
+        env,
+        statement_timeout=config.explorer_statement_timeout,
+        page_size=config.explorer_page_size,
+        dry_run=dry_run,
     )
     async with session.connection():
         pass

@@ -516,13 +516,26 @@ def _downgrade_keep(project: Project, current: tuple[str, ...], target: str) -> 
     graph = project.graph()
     if target == "base":
         return set()
+    if target.startswith("+"):
+        raise UsageError(
+            f"downgrade goes back; {target!r} is a step forward",
+            hint=f"use `syncdb migrate` to go forward, or downgrade -{target[1:]}",
+            title="invalid downgrade target",
+        )
     if target.startswith("-"):
         try:
             steps = int(target[1:])
         except ValueError:
             raise UsageError(f"{target!r} is not a relative target", hint="use -1, -2, …") from None
         keep_heads = list(current)
-        for _ in range(steps):
+        for step in range(steps):
+            if not keep_heads:
+                raise UsageError(
+                    f"{target} goes back further than the history: only {step} step(s) lead from "
+                    f"{', '.join(current)} to base",
+                    hint="use -N with N at most the steps applied, a revision id, or base to undo everything",
+                    title="invalid downgrade target",
+                )
             nxt: list[str] = []
             for rev in keep_heads:
                 nxt.extend(graph.by_id[rev].down_revisions)

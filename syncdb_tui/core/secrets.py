@@ -20,6 +20,10 @@ _URL_PASSWORD = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@\s]*)@",
     re.IGNORECASE,
 )
+# SQL text of other sessions (blockers) may carry ALTER/CREATE ROLE … PASSWORD '…'
+_SQL_PASSWORD = re.compile(
+    r"(?P<key>\bPASSWORD\s+)(?P<value>'(?:[^']|'')*'|\$[A-Za-z_]*\$.*?\$[A-Za-z_]*\$)", re.IGNORECASE
+)
 _KEYWORD_PASSWORD = re.compile(r"(?P<key>\bpassword\s*=\s*)(?P<value>'[^']*'|\"[^\"]*\"|[^\s&]+)", re.IGNORECASE)
 
 
@@ -40,6 +44,7 @@ def mask_url(url: str) -> str:
         return f"{match.group('scheme')}{match.group('user')}:{MASK}@" if password else match.group(0)
 
     masked = _URL_PASSWORD.sub(replace, url)
+    masked = _SQL_PASSWORD.sub(lambda m: f"{m.group('key')}'{MASK}'", masked)
     return _KEYWORD_PASSWORD.sub(lambda m: f"{m.group('key')}{MASK}", masked)
 
 

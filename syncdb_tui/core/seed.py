@@ -130,7 +130,8 @@ def _ident(name: str) -> str:
     return name.replace('"', '""')
 
 
-def _refuse_protected(env: Environment) -> None:
+def refuse_protected(env: Environment) -> None:
+    """Raise RefusedError on a protected environment (seeding is never allowed there)."""
     if env.protected:
         raise RefusedError(
             f"{env.name} is a protected environment: seeding would write fake data into it",
@@ -170,7 +171,7 @@ async def seed_environment(
 
     from syncdb_tui.core.environments import connection
 
-    _refuse_protected(env)
+    refuse_protected(env)
     if scale <= 0:
         raise ConfigError(f"the seed scale must be positive, not {scale}", title="invalid scale")
     spec = config.seed or DEMO_SEED

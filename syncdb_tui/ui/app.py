@@ -24,13 +24,21 @@ class SyncdbApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(
-        self, config: Config, env: str | None = None, *, start: str = "main", table: str | None = None
+        self,
+        config: Config,
+        env: str | None = None,
+        *,
+        start: str = "main",
+        table: str | None = None,
+        dry_run: bool = False,
     ) -> None:
         super().__init__()
         self.config = config
         self.start_env = config.environment(env).name
         self.start = start
         self.start_table = table
+        self.start_dry_run = dry_run
+        """``syncdb --dry-run``: the app starts in dry-run mode and the explorer is read-only."""
 
     def on_mount(self) -> None:
         from syncdb_tui.ui.screens.main import MainScreen
@@ -38,7 +46,7 @@ class SyncdbApp(App[int]):
         wanted = self.config.theme or DEFAULT_THEME
         self.theme = wanted if wanted in self.available_themes else DEFAULT_THEME
         self.title = self.config.root.name
-        self.push_screen(MainScreen(self.config, self.start_env))
+        self.push_screen(MainScreen(self.config, self.start_env, dry_run=self.start_dry_run))
         if self.start == "explorer":
             self.open_explorer(self.start_env, self.start_table)
 
@@ -49,6 +57,8 @@ class SyncdbApp(App[int]):
             self.notify("the table explorer is not available in this build", severity="warning")
             return
         kwargs: dict[str, Any] = {"table": table} if table else {}
+        if self.start_dry_run:
+            kwargs["read_only"] = True
         self.push_screen(ExplorerScreen(self.config, env_name, **kwargs))
 
     def action_help(self) -> None:
@@ -61,10 +71,18 @@ class SyncdbApp(App[int]):
         self.push_screen(HelpScreen(pane))
 
 
-def run_app(config: Config, env: str | None = None, *, start: str = "main", table: str | None = None) -> int:
+def run_app(
+    config: Config,
+    env: str | None = None,
+    *,
+    start: str = "main",
+    table: str | None = None,
+    dry_run: bool = False,
+) -> int:
     """Run the full-screen app until the user quits; returns the exit code (0).
 
-    ``start="explorer"`` opens the table explorer, on ``table`` when given.
+    ``start="explorer"`` opens the table explorer, on ``table`` when given; ``dry_run``
+    starts in dry-run mode (every action shows what it would do; the explorer is read-only).
     """
-    SyncdbApp(config, env, start=start, table=table).run()
+    SyncdbApp(config, env, start=start, table=table, dry_run=dry_run).run()
     return 0

@@ -38,6 +38,7 @@ from syncdb_tui.core.explorer import (
 )
 from syncdb_tui.core.explorer_catalog import RelationSummary, TableInfo
 from syncdb_tui.core.explorer_query import Filter, Sort, TableRef
+from syncdb_tui.core.secrets import redact
 from syncdb_tui.ui.screens.explorer_detail import RowDetailModal
 from syncdb_tui.ui.screens.explorer_filter import FilterModal
 from syncdb_tui.ui.screens.explorer_modals import (
@@ -131,7 +132,9 @@ class ExplorerScreen(Screen[None]):
         Binding("question_mark", "keys", "Keys", id="explorer.keys", tooltip="List every explorer key"),
     ]
 
-    def __init__(self, config: Config, env_name: str | None = None, *, table: str | None = None) -> None:
+    def __init__(
+        self, config: Config, env_name: str | None = None, *, table: str | None = None, read_only: bool = False
+    ) -> None:
         super().__init__()
         self.config = config
         self.env_name = env_name or config.default_env
@@ -146,14 +149,20 @@ class ExplorerScreen(Screen[None]):
         self.estimate: int | None = None
         self.exact_count: int | None = None
         self.protected = config.environment(self.env_name).protected
+        self.dry_run = read_only
+        """Opened under --dry-run: read-only even where the environment is not protected."""
 
     # -- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        marker = " · READ-ONLY (protected)" if self.protected else " · editable"
+        locked = self.protected or self.dry_run
+        if self.protected:
+            marker = " · READ-ONLY (protected)"
+        else:
+            marker = " · READ-ONLY (dry run)" if self.dry_run else " · editable"
         status = Text(f" studio · {self.env_name}", style="bold")
-        status.append(marker, "bold red" if self.protected else "green")
-        yield Static(status, id="explorer-status", classes="-protected" if self.protected else "")
+        status.append(marker, "bold red" if locked else "green")
+        yield Static(status, id="explorer-status", classes="-protected" if locked else "")
         with Horizontal(id="explorer-body"):
             with Vertical(id="explorer-side"):
                 yield Input(placeholder="find a table…", id="table-find")
@@ -174,7 +183,7 @@ class ExplorerScreen(Screen[None]):
 
     @work(group="session", exclusive=True, exit_on_error=False, description="open the explorer connection")
     async def _open_session(self) -> None:
-        self.session = await open_session(self.config, self.env_name)
+        self.session = await open_session(self.config, self.env_name, dry_run=self.dry_run)
         await self._load_relations()
         self.query_one(TableTree).focus()
         if self.initial_table is not None:
@@ -311,12 +320,17 @@ class ExplorerScreen(Screen[None]):
             return
         error = worker.error
         if isinstance(error, SyncdbError):
-            body = error.message + (f"\n{error.hint}" if error.hint else "")
-            self.notify(body, title=error.title, severity="error", timeout=10)
+            body = redact(error.message + (f"\n{error.hint}" if error.hint else ""))
+            self.notify(body, title=error.title, severity="error", timeout=10, markup=False)
             if error.title == "table missing":
                 self._reload_relations()
         else:
-            self.notify(f"{type(error).__name__}: {error}", title=f"{worker.description} failed", severity="error")
+            self.notify(
+                redact(f"{type(error).__name__}: {error}"),
+                title=f"{worker.description} failed",
+                severity="error",
+                markup=False,
+            )
         self._show_info()
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -458,7 +472,7 @@ class ExplorerScreen(Screen[None]):
         try:
             fk, target = follow_foreign_key(self.info, column, row)
         except SyncdbError as error:
-            self.notify(f"{error.message}\n{error.hint}", title=error.title, severity="warning")
+            self.notify(redact(f"{error.message}\n{error.hint}"), title=error.title, severity="warning", markup=False)
             return
         self.history.append(self.request)
         self._load_page(PageRequest(target, "first"), describe=True, note=f"followed {fk.name} from {self.info.table}")

@@ -64,9 +64,10 @@ class MainScreen(FlowsMixin, Screen[None]):
     range_mode: reactive[bool] = reactive(False)
     """Preview everything pending instead of the highlighted revision."""
 
-    def __init__(self, config: Config, env_name: str | None = None) -> None:
+    def __init__(self, config: Config, env_name: str | None = None, *, dry_run: bool = False) -> None:
         super().__init__(id="main")
         self.config = config
+        self.set_reactive(MainScreen.dry_run, dry_run)
         self.project = Project.from_config(config)
         self.initial_env = config.environment(env_name).name
         self.graph: RevisionGraph | None = None
@@ -108,6 +109,7 @@ class MainScreen(FlowsMixin, Screen[None]):
         # Loading a long history makes many long-lived objects; a full collection meanwhile stalls
         # the UI for 100 ms and more.  Collect nothing until every environment has answered (or
         # for 30 s at most), then move the survivors out of the collector's reach.
+        self.set_class(self.dry_run, "-dry-run")  # started with --dry-run: no watcher ran yet
         gc.freeze()
         gc.disable()
         self.set_timer(30, self._resume_collection, name="resume gc")

@@ -296,6 +296,10 @@ class FlowsMixin(_ScreenBase):
         details = "\n".join(f"undo {item.revision} {item.message} — risk {item.risk}" for item in judged)
         await self.confirm_typed(env, "downgrade", reasons, details)
         async with self.job("downgrade", env_name, f"downgrade {env_name} → {target}", cancellable=False) as job:
+            if env.config.wants_backup_before_migrate:
+                from syncdb_tui.core.backup import backup_before_migrate
+
+                await backup_before_migrate(self.config, env, progress=job.progress)
             result = await asyncio.to_thread(migrations.downgrade, self.project, env, target, progress=job.progress)
             job.summary = f"now at {', '.join(result.after) or 'base'} ({len(result.revisions)} undone)"
         self.notify(f"{env_name}: downgrade done; now at {', '.join(result.after) or 'base'}", title="downgraded")
