@@ -25,3 +25,15 @@ async def test_main_screen_shows_every_environment(ui_project: UiProject) -> Non
         assert table.row_count == 3
         timeline = app.screen.query_one(MigrationTimeline)
         assert timeline.row_count == 7
+
+
+def test_drift_label_keeps_the_alarm_for_unexplained_differences() -> None:
+    from types import SimpleNamespace
+
+    from syncdb_tui.ui.widgets.environments import drift_label
+
+    differs = SimpleNamespace(is_empty=False, new_tables=["a"], modified_tables=["b"], dropped_tables=[])
+    assert drift_label(None).plain == "-"
+    assert drift_label(SimpleNamespace(is_empty=True)).plain == "none"
+    assert drift_label(differs, pending=2).plain == "behind"
+    assert drift_label(differs, pending=0).plain == "DRIFT 2"

@@ -42,12 +42,19 @@ def _short(revisions: tuple[str, ...]) -> str:
     return ", ".join(rev[:12] for rev in revisions)
 
 
-def drift_label(drift: object) -> Text:
-    """The drift cell: ``-`` not computed, ``none`` or what differs."""
+def drift_label(drift: object, pending: int = 0) -> Text:
+    """The drift cell: ``-`` not computed, ``none``, ``behind`` or ``DRIFT n``.
+
+    Models that differ from a database with pending revisions are what those
+    revisions are for ("behind"); the alarm is kept for a difference that no
+    pending revision explains.
+    """
     if drift is None:
         return Text("-", style="dim")
     if getattr(drift, "is_empty", False):
         return Text("none", style="green")
+    if pending:
+        return Text("behind", style="yellow")
     counts = [len(getattr(drift, name, ()) or ()) for name in ("new_tables", "modified_tables", "dropped_tables")]
     return Text(f"DRIFT {sum(counts)}" if any(counts) else "DRIFT", style="bold yellow")
 
@@ -132,7 +139,7 @@ class EnvironmentList(DataTable[Text]):
         self.update_cell(name, "current", Text(_short(status.current), style="bold" if status.current else "dim"))
         risk_style = {"HIGH": "bold red", "MEDIUM": "yellow"}.get(status.risk, "")
         self.update_cell(name, "pending", Text(f"{pending} {status.risk}" if pending else "0", style=risk_style))
-        self.update_cell(name, "drift", drift_label(status.drift))
+        self.update_cell(name, "drift", drift_label(status.drift, pending))
 
     def show_failure(self, name: str, reason: str) -> None:
         """The status could not be read at all (the row says why)."""
