@@ -48,13 +48,8 @@ def describe_plan(ctx: CommandContext, plan: MigrateResult, judged: list[Pending
         ctx.note("\n".join(lines))
 
 
-def worst_risk(judged: list[PendingRevision]) -> str:
-    order = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
-    worst = max((order.get(item.risk, 1) for item in judged), default=1)
-    return {1: "LOW", 2: "MEDIUM", 3: "HIGH"}[worst]
-
-
 def confirm(ctx: CommandContext, env: Environment, action: str, judged: list[PendingRevision]) -> None:
+    from syncdb_tui.core.migrations import worst_risk
     from syncdb_tui.core.safety import confirmation_reasons
 
     reasons = confirmation_reasons(env, risk_name=worst_risk(judged))
@@ -80,10 +75,12 @@ def auto_backup(ctx: CommandContext, env: Environment, *, skip: bool) -> str:
 def finish(ctx: CommandContext, result: MigrateResult, judged: list[PendingRevision], backup_path: str) -> None:
     import dataclasses
 
+    from syncdb_tui.core.migrations import worst_risk
+
     result = dataclasses.replace(result, backup_path=backup_path)
     if ctx.json:
         data = result.to_json()
-        data["risk"] = worst_risk(judged) if judged else "NONE"
+        data["risk"] = worst_risk(judged, empty="NONE")
         data["revisions_risk"] = [
             {
                 "revision": j.revision,

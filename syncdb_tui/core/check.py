@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from syncdb_tui.core.errors import SyncdbError
+from syncdb_tui.core.migrations import RISK_ORDER
 
 if TYPE_CHECKING:
     from syncdb_tui.core.environments import Environment
     from syncdb_tui.core.migrations import EnvironmentStatus
     from syncdb_tui.core.revisions import Project
-
-RISK_ORDER = {"NONE": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,17 @@ __all__ = [
 ]
 
 VERSION_TABLE = "alembic_version"
+
+RISK_ORDER = {"NONE": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3}
+"""Revision risks from least to most severe ("NONE": nothing pending)."""
+
+
+def worst_risk(revisions: Iterable[PendingRevision], *, empty: str = "LOW") -> str:
+    """The worst ``risk`` of ``revisions`` (an unknown name counts as LOW); ``empty`` when there are none."""
+    worst = max((RISK_ORDER.get(item.risk, 1) for item in revisions), default=None)
+    if worst is None:
+        return empty
+    return next(name for name, rank in RISK_ORDER.items() if rank == worst)
 
 
 @dataclass(frozen=True)
@@ -105,9 +117,7 @@ class EnvironmentStatus:
 
     @property
     def risk(self) -> str:
-        order = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
-        worst = max((order.get(p.risk, 1) for p in self.pending), default=0)
-        return {0: "NONE", 1: "LOW", 2: "MEDIUM", 3: "HIGH"}[worst]
+        return worst_risk(self.pending, empty="NONE")
 
     @property
     def multiple_heads(self) -> bool:

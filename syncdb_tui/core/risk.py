@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ __all__ = [
     "analyse_sql",
     "load_live_context",
     "tables_touched",
+    "worst_severity",
 ]
 
 
@@ -120,6 +122,11 @@ def tables_touched(sql: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def worst_severity(findings: Iterable[Finding]) -> Severity:
+    """The most severe of ``findings`` (LOW when there are none): a migration's risk."""
+    return max((finding.severity for finding in findings), default=Severity.LOW)
+
+
 def analyse_sql(
     sql: str,
     *,
@@ -187,7 +194,7 @@ class _Analyser:
         findings = sorted(self.findings, key=lambda f: f.line)
         active = [f for f in findings if not f.suppressed]
         muted = [f for f in findings if f.suppressed]
-        risk = max((f.severity for f in active), default=Severity.LOW)
+        risk = worst_severity(active)
         return RiskAnalysis(active, muted, risk, self.context is not None, frozenset(self.tables))
 
     # -- one statement

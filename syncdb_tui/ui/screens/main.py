@@ -411,12 +411,9 @@ class MainScreen(FlowsMixin, Screen[None]):
             sql_pane.show_sql(title, sql)
         risk_pane.show_findings(env_name, title, [(revision, finding) for finding in findings], note=note)
         if direction == "upgrade" and not note:
-            worst = max(
-                (getattr(f.severity, "name", "LOW") for f in findings),
-                key=lambda name: {"LOW": 1, "MEDIUM": 2, "HIGH": 3}.get(name, 0),
-                default="LOW",
-            )
-            self.query_one(MigrationTimeline).set_risk(revision, worst)
+            from syncdb_tui.core.risk import worst_severity
+
+            self.query_one(MigrationTimeline).set_risk(revision, worst_severity(findings).name)
 
     async def _render_revision(
         self, env_name: str, revision: str, direction: str, status: EnvironmentStatus | None

@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from syncdb_tui.core.migrations import EnvironmentStatus, MigrateResult, PendingRevision
     from syncdb_tui.core.revisions import Project, RevisionGraph
 
-RISK_ORDER = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
-
 
 def risk_engine() -> ModuleType | None:
     """``core.risk`` when it is installed, else None (the UI then shows no findings)."""
@@ -43,11 +41,6 @@ def risk_engine() -> ModuleType | None:
         return importlib.import_module("syncdb_tui.core.risk")
     except ImportError:
         return None
-
-
-def worst_risk(judged: list[PendingRevision]) -> str:
-    worst = max((RISK_ORDER.get(item.risk, 1) for item in judged), default=1)
-    return {1: "LOW", 2: "MEDIUM", 3: "HIGH"}[worst]
 
 
 def plan_markdown(title: str, plan: MigrateResult, judged: list[PendingRevision]) -> str:
@@ -211,7 +204,7 @@ class FlowsMixin(_ScreenBase):
             )
             self.notify(f"dry run: {len(plan.revisions)} revision(s) would run on {env_name}; nothing was changed")
             return
-        worst = worst_risk(judged)
+        worst = migrations.worst_risk(judged)
         self._require_acknowledged(env, judged, worst)
         from syncdb_tui.core.safety import confirmation_reasons
 
@@ -292,7 +285,7 @@ class FlowsMixin(_ScreenBase):
                 f"dry run: {len(plan.revisions)} revision(s) would be undone on {env_name}; nothing was changed"
             )
             return
-        reasons = confirmation_reasons(env, risk_name=worst_risk(judged))
+        reasons = confirmation_reasons(env, risk_name=migrations.worst_risk(judged))
         details = "\n".join(f"undo {item.revision} {item.message} — risk {item.risk}" for item in judged)
         await self.confirm_typed(env, "downgrade", reasons, details)
         async with self.job("downgrade", env_name, f"downgrade {env_name} → {target}", cancellable=False) as job:
@@ -327,8 +320,10 @@ class FlowsMixin(_ScreenBase):
         else:
             lines += [f"Written to `{result.path}`.", ""]
             self.refresh_all(reload_graph=True)
+            from syncdb_tui.core.risk import worst_severity
+
             sql, findings, note = await self._new_revision_risk(result.revision, env)
-            worst = max((f.severity.name for f in findings), key=lambda n: RISK_ORDER.get(n, 0), default="LOW")
+            worst = worst_severity(findings).name
             lines += [f"Risk: **{worst}**" if not note else f"Risk: unknown ({note})", ""]
             lines += [
                 f"- {f.severity.name} `{f.rule}` ({f.lock}) on {f.table}: {f.message} → {f.mitigation}"
