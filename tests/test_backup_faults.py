@@ -31,29 +31,41 @@ async def _wait_until_no_dump(conn: asyncpg.Connection, timeout: float = 20.0) -
     raise AssertionError("pg_dump is still connected")
 
 
+async def _start_blocked_backup(
+    url: str, tmp_path: Path
+) -> tuple[asyncpg.Connection, asyncpg.Connection, asyncpg.transaction.Transaction, asyncio.subprocess.Process]:
+    """Lock ``orders`` in another session, start `syncdb backup`, and return once pg_dump waits for it.
+
+    Returns the locking connection, a watcher connection, the lock's transaction and the process;
+    the caller closes both connections.
+    """
+    locker = await asyncpg.connect(url)
+    watcher = await asyncpg.connect(url)
+    lock = locker.transaction()
+    await lock.start()
+    await locker.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "syncdb_tui",
+        "backup",
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    await wait_for_blocked_dump(watcher)
+    return locker, watcher, lock, process
+
+
 async def test_sigkill_mid_backup_leaves_nothing_listed_as_good(
     tmp_path: Path, fresh_db: Callable[..., str], pg_server: EmbeddedServer
 ) -> None:
     url = fresh_db()
     seed_database(pg_server, database_of(url))
     config = project_config(tmp_path, {"dev": url})
-    locker = await asyncpg.connect(url)
-    watcher = await asyncpg.connect(url)
+    locker, watcher, lock, process = await _start_blocked_backup(url, tmp_path)
     try:
-        lock = locker.transaction()
-        await lock.start()
-        await locker.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "syncdb_tui",
-            "backup",
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-        )
-        await wait_for_blocked_dump(watcher)
         in_progress = files_under(config.backup_dir)
         assert len(in_progress) == 1 and in_progress[0].startswith(".backup_dev_") and ".partial-" in in_progress[0]
         assert await list_backups(config) == []
@@ -81,22 +93,8 @@ async def test_ctrl_c_stops_pg_dump_and_removes_the_partial_file(
     url = fresh_db()
     seed_database(pg_server, database_of(url))
     config = project_config(tmp_path, {"dev": url})
-    locker = await asyncpg.connect(url)
-    watcher = await asyncpg.connect(url)
+    locker, watcher, lock, process = await _start_blocked_backup(url, tmp_path)
     try:
-        lock = locker.transaction()
-        await lock.start()
-        await locker.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "syncdb_tui",
-            "backup",
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        await wait_for_blocked_dump(watcher)
         process.send_signal(signal.SIGINT)
         _, err = await asyncio.wait_for(process.communicate(), 20)
         await _wait_until_no_dump(watcher)
