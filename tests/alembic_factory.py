@@ -183,6 +183,21 @@ def table_revision(n: int) -> str:
     return revision_source(rev_id(n), down, f"create table t_{n}", up, f'op.drop_table("t_{n}")')
 
 
+def write_syncdb_toml(
+    root: Path, settings: list[str], urls: dict[str, str], *, protected: tuple[str, ...] = ()
+) -> Path:
+    """Write ``root/syncdb.toml``: the top-level ``settings`` lines, then one table per environment."""
+    lines = [*settings, ""]
+    for name, url in urls.items():
+        lines += [f"[environments.{name}]", f'url = "{url}"']
+        if name in protected:
+            lines.append("protected = true")
+        lines.append("")
+    path = root / "syncdb.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
 def make_project(
     root: Path,
     urls: dict[str, str],
@@ -200,23 +215,15 @@ def make_project(
     (scripts / "script.py.mako").write_text(MAKO)
     for n in range(1, revisions + 1):
         (versions / f"{rev_id(n)}_t{n}.py").write_text(table_revision(n))
-    lines = [
+    settings = [
         'script_location = "migrations"',
         f'default_env = "{next(iter(urls))}"',
         "lock_timeout = 1",
         "lock_retries = 1",
         "migrate_lock_wait = 2",
         extra_config,
-        "",
     ]
-    for name, url in urls.items():
-        lines += [f"[environments.{name}]", f'url = "{url}"']
-        if name in protected:
-            lines.append("protected = true")
-        lines.append("")
-    path = root / "syncdb.toml"
-    path.write_text("\n".join(lines))
-    return path
+    return write_syncdb_toml(root, settings, urls, protected=protected)
 
 
 def add_revision(root: Path, filename: str, source: str) -> Path:

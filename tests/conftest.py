@@ -26,6 +26,8 @@ import pytest
 
 from syncdb_tui.core.embedded import EmbeddedServer, ensure_server
 
+from alembic_factory import write_syncdb_toml
+
 # fixtures shared by several test modules of one area (UI, explorer)
 pytest_plugins = ["fixtures_ui", "fixtures_explorer"]
 
@@ -105,7 +107,7 @@ class DemoProject:
 def write_demo_config(root: Path, urls: dict[str, str], *, protected: tuple[str, ...] = ("prod",)) -> Path:
     """Write a syncdb.toml for the demo scripts (copied to ``root/migrations``)."""
     shutil.copytree(DEMO_MIGRATIONS, root / "migrations", ignore=shutil.ignore_patterns("__pycache__"))
-    lines = [
+    settings = [
         'script_location = "migrations"',
         'target_metadata = "syncdb_tui.demo.models:metadata"',
         'seed = "syncdb_tui.demo.seed:seed"',
@@ -113,17 +115,8 @@ def write_demo_config(root: Path, urls: dict[str, str], *, protected: tuple[str,
         f'default_env = "{next(iter(urls))}"',
         "lock_timeout = 1",
         "migrate_lock_wait = 2",
-        "",
     ]
-    for name, url in urls.items():
-        lines.append(f"[environments.{name}]")
-        lines.append(f'url = "{url}"')
-        if name in protected:
-            lines.append("protected = true")
-        lines.append("")
-    path = root / "syncdb.toml"
-    path.write_text("\n".join(lines))
-    return path
+    return write_syncdb_toml(root, settings, urls, protected=protected)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from syncdb_tui.config import Config, EnvironmentConfig
 from syncdb_tui.core.embedded import EmbeddedServer
 from syncdb_tui.core.environments import ConnectionInfo, Environment
 
+from alembic_factory import write_syncdb_toml
 from conftest import run_psql
 
 
@@ -132,21 +133,13 @@ def write_project(root: Path, urls: dict[str, str], *, protected: tuple[str, ...
     """A syncdb.toml (and an empty Alembic script directory) whose environments are ``urls``."""
     (root / "migrations").mkdir(exist_ok=True)
     (root / "migrations" / "env.py").write_text("")
-    lines = [
+    settings = [
         'script_location = "migrations"',
         'backup_dir = "backups"',
         f'default_env = "{next(iter(urls))}"',
         "lock_timeout = 1",
-        "",
     ]
-    for name, url in urls.items():
-        lines += [f"[environments.{name}]", f'url = "{url}"']
-        if name in protected:
-            lines.append("protected = true")
-        lines.append("")
-    path = root / "syncdb.toml"
-    path.write_text("\n".join(lines))
-    return path
+    return write_syncdb_toml(root, settings, urls, protected=protected)
 
 
 def project_config(root: Path, urls: dict[str, str], *, protected: tuple[str, ...] = ()) -> Config:

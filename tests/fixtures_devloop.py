@@ -22,6 +22,8 @@ from alembic.config import Config as AlembicConfig
 from syncdb_tui.config import EnvironmentConfig, load_config
 from syncdb_tui.core.environments import ConnectionInfo, Environment
 
+from alembic_factory import write_syncdb_toml
+
 REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 DEMO_DIR = REPO / "syncdb_tui" / "demo" / "migrations"
@@ -66,13 +68,7 @@ def config_for(root: Path, urls: dict[str, str], *, protected: tuple[str, ...] =
         **keys,
     }
     lines = [f"{key} = {value!r}".replace("'", '"') for key, value in settings.items() if value is not None]
-    for name, url in urls.items():
-        lines += ["", f"[environments.{name}]", f'url = "{url}"']
-        if name in protected:
-            lines.append("protected = true")
-    path = root / "syncdb.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return load_config(path)
+    return load_config(write_syncdb_toml(root, lines, urls, protected=protected))
 
 
 def fetch(url: str, sql: str, *args: Any) -> list[Any]:
