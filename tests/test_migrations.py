@@ -432,3 +432,18 @@ def test_sync_env_py_with_psycopg2_and_its_lock_timeout(tmp_path: Path, fresh_db
         thread.join()
     assert psql_exec(url, "SELECT version_num FROM alembic_version;").strip() == "r0002"
     assert run_cli("migrate", cwd=tmp_path).code == 0
+
+
+def test_a_confirmed_plan_is_refused_if_the_database_moved_since(proj, psql_exec) -> None:
+    root, urls = proj
+    config = load_config(root / "syncdb.toml")
+    env = resolve(config, "dev")
+    project = migrations.Project.from_config(config)
+    plan = migrations.plan_upgrade(project, env, "head")
+    migrations.upgrade(project, env, "r0001")  # someone else migrates while the plan is on screen
+    with pytest.raises(OperationError) as caught:
+        migrations.upgrade(project, env, "head", plan=plan)
+    assert "since the plan was shown" in caught.value.message
+    assert psql_exec(urls["dev"], "SELECT version_num FROM alembic_version;").strip() == "r0001"
+    fresh = migrations.plan_upgrade(project, env, "head")
+    assert migrations.upgrade(project, env, "head", plan=fresh).after == ("r0003",)

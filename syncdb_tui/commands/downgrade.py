@@ -30,6 +30,6 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         env,
         plan,
         f"downgrade to {args.target}",
-        lambda progress: downgrade(ctx.project, env, args.target, progress=progress),
+        lambda progress: downgrade(ctx.project, env, args.target, progress=progress, plan=plan),
         skip_backup=args.no_backup,
     )

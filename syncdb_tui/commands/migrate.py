@@ -35,6 +35,6 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         env,
         plan,
         f"migrate to {args.target}",
-        lambda progress: upgrade(ctx.project, env, args.target, progress=progress),
+        lambda progress: upgrade(ctx.project, env, args.target, progress=progress, plan=plan),
         skip_backup=args.no_backup,
     )

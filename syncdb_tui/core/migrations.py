@@ -436,8 +436,12 @@ def upgrade(
     *,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
+    plan: MigrateResult | None = None,
 ) -> MigrateResult:
     """Apply revisions up to ``target`` (blocking; run in a thread).
+
+    ``plan`` is the :func:`plan_upgrade` result the user saw and confirmed; it is used as
+    is (not rendered again) once the database is checked to be where the plan started.
 
     Raises:
         UsageError: unknown target, or several heads and target "head".
@@ -448,7 +452,7 @@ def upgrade(
     """
     from alembic import command
 
-    plan = plan_upgrade(project, env, target)
+    plan = _confirmed_plan(env, plan) if plan is not None else plan_upgrade(project, env, target)
     if dry_run or not plan.revisions:
         return plan
     emit(progress, JobProgress(phase=f"upgrading {env.name} to {target}", done=0, total=len(plan.revisions)))
@@ -498,6 +502,23 @@ def upgrade(
         outcome.attempts,
         outcome.seconds,
     )
+
+
+def _confirmed_plan(env: Environment, plan: MigrateResult) -> MigrateResult:
+    """``plan`` if the database is still where it started, else an error (nothing runs).
+
+    Raises:
+        OperationError: someone migrated ``env`` since the plan was shown.
+    """
+    current = asyncio.run(_read_current(env))
+    if current != plan.before:
+        raise OperationError(
+            f"{env.name} moved from {', '.join(plan.before) or 'base'} to {', '.join(current) or 'base'} "
+            "since the plan was shown, so it no longer describes what would run",
+            hint="look at the new status and run the command again",
+            title="database changed",
+        )
+    return plan
 
 
 def plan_downgrade(project: Project, env: Environment, target: str) -> MigrateResult:
@@ -570,15 +591,18 @@ def downgrade(
     *,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
+    plan: MigrateResult | None = None,
 ) -> MigrateResult:
     """Roll back to ``target`` (-1, a revision, base) (blocking; run in a thread).
+
+    ``plan``: the confirmed :func:`plan_downgrade` result, as for :func:`upgrade`.
 
     Raises:
         UsageError, OperationError, UnreachableError: as :func:`upgrade`.
     """
     from alembic import command
 
-    plan = plan_downgrade(project, env, target)
+    plan = _confirmed_plan(env, plan) if plan is not None else plan_downgrade(project, env, target)
     if dry_run or not plan.revisions:
         return plan
     emit(progress, JobProgress(phase=f"downgrading {env.name} to {target}", done=0, total=len(plan.revisions)))

@@ -215,7 +215,9 @@ class FlowsMixin(_ScreenBase):
                 from syncdb_tui.core.backup import backup_before_migrate
 
                 await backup_before_migrate(self.config, env, progress=job.progress)
-            result = await asyncio.to_thread(migrations.upgrade, self.project, env, target, progress=job.progress)
+            result = await asyncio.to_thread(
+                migrations.upgrade, self.project, env, target, progress=job.progress, plan=plan
+            )
             job.summary = (
                 f"now at {', '.join(result.after)} ({len(result.revisions)} revision(s), {result.seconds:.1f} s)"
             )
@@ -293,7 +295,9 @@ class FlowsMixin(_ScreenBase):
                 from syncdb_tui.core.backup import backup_before_migrate
 
                 await backup_before_migrate(self.config, env, progress=job.progress)
-            result = await asyncio.to_thread(migrations.downgrade, self.project, env, target, progress=job.progress)
+            result = await asyncio.to_thread(
+                migrations.downgrade, self.project, env, target, progress=job.progress, plan=plan
+            )
             job.summary = f"now at {', '.join(result.after) or 'base'} ({len(result.revisions)} undone)"
         self.notify(f"{env_name}: downgrade done; now at {', '.join(result.after) or 'base'}", title="downgraded")
         self.refresh_environment(env_name)
