@@ -29,11 +29,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from syncdb_tui.config import Config, EnvironmentConfig
-from syncdb_tui.core.backup import BackupOptions, backup
-from syncdb_tui.core.embedded import EmbeddedServer, ensure_server
-from syncdb_tui.core.environments import ConnectionInfo, Environment
-from syncdb_tui.core.restore import restore
-from syncdb_tui.core.tools import find_tool
+from syncdb_tui.core.backups.backup import BackupOptions, backup
+from syncdb_tui.core.backups.restore import restore
+from syncdb_tui.core.envs.embedded import EmbeddedServer, ensure_server
+from syncdb_tui.core.envs.environments import ConnectionInfo, Environment
+from syncdb_tui.core.envs.tools import find_tool
 
 TABLES = 4
 

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from syncdb_tui.config import Config, EnvironmentConfig
-from syncdb_tui.core.embedded import EmbeddedServer, ensure_server
-from syncdb_tui.core.explorer import ExplorerSession, ViewState, open_session, ordering_keys
-from syncdb_tui.core.explorer_query import Filter, Operator, Sort, TableRef, offset_query
+from syncdb_tui.core.envs.embedded import EmbeddedServer, ensure_server
+from syncdb_tui.core.explorer.query import Filter, Operator, Sort, TableRef, offset_query
+from syncdb_tui.core.explorer.session import ExplorerSession, ViewState, open_session, ordering_keys
 
 BIG = TableRef("public", "big")
 PAGE = 100

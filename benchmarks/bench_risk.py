@@ -78,8 +78,8 @@ def count_statements(sqls: list[str]) -> int:
 
 
 def run_syncdb(sqls: list[str]) -> tuple[float, int]:
-    from syncdb_tui.core.risk import analyse_sql
-    from syncdb_tui.core.risk_parse import parse
+    from syncdb_tui.core.risk.analysis import analyse_sql
+    from syncdb_tui.core.risk.parse import parse
 
     parse.cache_clear()  # measure parsing too, not the cache of an earlier run
     start = time.perf_counter()

@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO))
 from alembic import command  # noqa: E402
 from alembic.config import Config as AlembicConfig  # noqa: E402
 
-from syncdb_tui.core.embedded import ensure_server  # noqa: E402
-from syncdb_tui.core.environments import ConnectionInfo  # noqa: E402
+from syncdb_tui.core.envs.embedded import ensure_server  # noqa: E402
+from syncdb_tui.core.envs.environments import ConnectionInfo  # noqa: E402
 from syncdb_tui.demo import seed as demo_seed  # noqa: E402
 
 DEMO_DIR = REPO / "syncdb_tui" / "demo" / "migrations"

@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from syncdb_tui.core.embedded import ensure_server  # noqa: E402
+from syncdb_tui.core.envs.embedded import ensure_server  # noqa: E402
 
 from alembic_factory import make_project, rev_id  # noqa: E402
 

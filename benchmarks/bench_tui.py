@@ -189,8 +189,8 @@ async def stall_backup(config: Any) -> tuple[float, float, int]:
 
 
 def long_history_project(root: Path, revisions: int) -> Path:
-    from syncdb_tui.core.embedded import ensure_server
-    from syncdb_tui.core.environments import ConnectionInfo, ensure_embedded_database
+    from syncdb_tui.core.envs.embedded import ensure_server
+    from syncdb_tui.core.envs.environments import ConnectionInfo, ensure_embedded_database
 
     from alembic_factory import make_project
 
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from syncdb_tui.config import load_config
-    from syncdb_tui.core.environments import resolve
+    from syncdb_tui.core.envs.environments import resolve
     from syncdb_tui.demo.project import build_demo, write_demo_project
 
     work = Path(tempfile.mkdtemp(prefix="syncdb-bench-tui-"))

@@ -106,7 +106,7 @@ def run_squawk(directory: Path) -> list[dict[str, object]]:
 
 def syncdb_findings(sql: str, server_version: int | None) -> list[tuple[str, int, int]]:
     """(rule, first line, last line) of every finding, suppressed ones included."""
-    from syncdb_tui.core.risk import LiveContext, analyse_sql
+    from syncdb_tui.core.risk.analysis import LiveContext, analyse_sql
 
     context = LiveContext(server_version_num=server_version, tables={}) if server_version else None
     analysis = analyse_sql(sql, context=context)

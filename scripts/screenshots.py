@@ -103,8 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from syncdb_tui.config import load_config
-    from syncdb_tui.core.backup import BackupOptions, backup
-    from syncdb_tui.core.environments import resolve
+    from syncdb_tui.core.backups.backup import BackupOptions, backup
+    from syncdb_tui.core.envs.environments import resolve
     from syncdb_tui.demo.project import build_demo, write_demo_project
 
     out = Path(args.out)

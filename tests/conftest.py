@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from syncdb_tui.core.embedded import EmbeddedServer, ensure_server
+from syncdb_tui.core.envs.embedded import EmbeddedServer, ensure_server
 
 from alembic_factory import write_syncdb_toml
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import asyncpg
 
 from syncdb_tui.config import Config, EnvironmentConfig
-from syncdb_tui.core.embedded import EmbeddedServer
-from syncdb_tui.core.environments import ConnectionInfo, Environment
+from syncdb_tui.core.envs.embedded import EmbeddedServer
+from syncdb_tui.core.envs.environments import ConnectionInfo, Environment
 
 from alembic_factory import write_syncdb_toml
 from conftest import run_psql

@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 
 from syncdb_tui.config import EnvironmentConfig, load_config
-from syncdb_tui.core.environments import ConnectionInfo, Environment
+from syncdb_tui.core.envs.environments import ConnectionInfo, Environment
 
 from alembic_factory import write_syncdb_toml
 

@@ -132,11 +132,12 @@ def write_project(root: Path, urls: dict[str, str], extra: str = "") -> Path:
 
 
 def migrate_to(config: Config, env_name: str, target: str) -> None:
-    from syncdb_tui.core import migrations
-    from syncdb_tui.core.environments import resolve
+    from syncdb_tui.core.changes.migrate import upgrade
+    from syncdb_tui.core.envs.environments import resolve
+    from syncdb_tui.core.project.revisions import Project
 
-    project = migrations.Project.from_config(config)
-    migrations.upgrade(project, resolve(config, env_name), target)
+    project = Project.from_config(config)
+    upgrade(project, resolve(config, env_name), target)
 
 
 def _slug(name: str) -> str:
@@ -176,7 +177,7 @@ def snap_project(tmp_path_factory: pytest.TempPathFactory, pg_server) -> UiProje
 
 def write_fake_backup(backup_dir: Path, name: str = "backup_prod_20260101_120000.dump") -> Path:
     """A small file with a consistent manifest (for the restore modal's snapshot)."""
-    from syncdb_tui.core.backup_manifest import BackupManifest, TableCount
+    from syncdb_tui.core.backups.manifest import BackupManifest, TableCount
 
     backup_dir.mkdir(parents=True, exist_ok=True)
     path = backup_dir / name

@@ -27,13 +27,13 @@ from fixtures_backup import (
 )
 
 from syncdb_tui.config import Config
-from syncdb_tui.core.backup import BackupOptions, backup, backup_before_migrate, list_backups, plan_backup
-from syncdb_tui.core.backup_manifest import checksum
-from syncdb_tui.core.embedded import EmbeddedServer
-from syncdb_tui.core.environments import Environment, resolve
+from syncdb_tui.core.backups.backup import BackupOptions, backup, backup_before_migrate, list_backups, plan_backup
+from syncdb_tui.core.backups.manifest import checksum
+from syncdb_tui.core.backups.restore import restore
+from syncdb_tui.core.envs.embedded import EmbeddedServer
+from syncdb_tui.core.envs.environments import Environment, resolve
 from syncdb_tui.core.errors import OperationError, UsageError
 from syncdb_tui.core.events import JobProgress
-from syncdb_tui.core.restore import restore
 
 
 @dataclass

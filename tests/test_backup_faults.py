@@ -14,9 +14,9 @@ from pathlib import Path
 import asyncpg
 from fixtures_backup import database_of, files_under, project_config, seed_database, wait_for_blocked_dump
 
-from syncdb_tui.core.backup import BackupOptions, backup, list_backups
-from syncdb_tui.core.embedded import EmbeddedServer
-from syncdb_tui.core.environments import resolve
+from syncdb_tui.core.backups.backup import BackupOptions, backup, list_backups
+from syncdb_tui.core.envs.embedded import EmbeddedServer
+from syncdb_tui.core.envs.environments import resolve
 
 
 async def _wait_until_no_dump(conn: asyncpg.Connection, timeout: float = 20.0) -> None:

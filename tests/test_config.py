@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from syncdb_tui.config import load_config
-from syncdb_tui.core.environments import ConnectionInfo
+from syncdb_tui.core.envs.environments import ConnectionInfo
 from syncdb_tui.core.errors import ConfigError
 from syncdb_tui.core.secrets import mask_url, redact
 
@@ -129,7 +129,7 @@ def test_password_never_shown(url: str) -> None:
 
 
 def test_unset_variable_fails_only_the_environment_that_uses_it(tmp_path: Path) -> None:
-    from syncdb_tui.core.environments import resolve
+    from syncdb_tui.core.envs.environments import resolve
 
     project(
         tmp_path,

@@ -15,7 +15,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from syncdb_tui.core.environments import ConnectionInfo
+from syncdb_tui.core.envs.environments import ConnectionInfo
 from syncdb_tui.demo.models import metadata
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "syncdb_tui" / "demo" / "migrations"
@@ -125,7 +125,7 @@ def test_offline_sql_of_0007_and_0008(revision: str, expected: list[str]) -> Non
 
 
 def test_offline_sql_of_0007_and_0008_is_low_risk() -> None:
-    risk = pytest.importorskip("syncdb_tui.core.risk")
+    risk = pytest.importorskip("syncdb_tui.core.risk.analysis")
     output = io.StringIO()
     cfg = alembic_config(output=output)
     cfg.set_main_option("sqlalchemy.url", "postgresql+asyncpg://u@localhost/demo")

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from fixtures_devloop import config_for, env_for, execute, upgrade_url, write_module
 
-from syncdb_tui.core.drift import compute_drift, compute_drift_async, diff_environments
 from syncdb_tui.core.errors import ConfigError, UnreachableError
+from syncdb_tui.core.schema.diff import diff_environments
+from syncdb_tui.core.schema.drift import compute_drift, compute_drift_async
 
 MODELS = """
 from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, String, Table, Text

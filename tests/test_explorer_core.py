@@ -14,7 +14,11 @@ import pytest
 from syncdb_tui.config import Config
 from syncdb_tui.core.errors import OperationError, RefusedError, UnreachableError, UsageError
 from syncdb_tui.core.events import JobProgress
-from syncdb_tui.core.explorer import (
+from syncdb_tui.core.explorer.catalog import TableInfo
+from syncdb_tui.core.explorer.edit import apply_edit, plan_delete, plan_insert, plan_update
+from syncdb_tui.core.explorer.export import export_csv
+from syncdb_tui.core.explorer.query import Filter, Operator, Sort, TableRef
+from syncdb_tui.core.explorer.session import (
     ExplorerSession,
     ViewState,
     create_statement,
@@ -23,10 +27,6 @@ from syncdb_tui.core.explorer import (
     row_as_json,
     sort_plan,
 )
-from syncdb_tui.core.explorer_catalog import TableInfo
-from syncdb_tui.core.explorer_edit import apply_edit, plan_delete, plan_insert, plan_update
-from syncdb_tui.core.explorer_export import export_csv
-from syncdb_tui.core.explorer_query import Filter, Operator, Sort, TableRef
 
 CUSTOMERS = TableRef("public", "customers")
 ORDERS = TableRef("public", "orders")

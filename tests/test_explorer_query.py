@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from syncdb_tui.core.errors import UsageError
-from syncdb_tui.core.explorer_query import (
+from syncdb_tui.core.explorer.query import (
     Filter,
     KeyColumn,
     Operator,
@@ -154,7 +154,7 @@ def test_render_params_shows_values_as_literals() -> None:
 
 @pytest.fixture
 async def session(tmp_path: Path, shop_url: str, make_explorer_config: Any):  # type: ignore[no-untyped-def]
-    from syncdb_tui.core.explorer import open_session
+    from syncdb_tui.core.explorer.session import open_session
 
     explorer = await open_session(make_explorer_config(tmp_path, shop_url), "dev")
     yield explorer
@@ -162,7 +162,7 @@ async def session(tmp_path: Path, shop_url: str, make_explorer_config: Any):  # 
 
 
 async def _rows(session, table: TableRef, filters: list[Filter]) -> list[tuple]:  # type: ignore[no-untyped-def]
-    from syncdb_tui.core.explorer import ViewState
+    from syncdb_tui.core.explorer.session import ViewState
 
     info = await session.describe(table)
     page = await session.page(info, ViewState(table, None, tuple(filters)), "first")
@@ -184,8 +184,8 @@ async def test_injection_attempts_are_plain_data_on_the_server(session, value: s
 
 
 async def test_hostile_table_and_column_names_work(session) -> None:  # type: ignore[no-untyped-def]
-    from syncdb_tui.core.explorer import ViewState
-    from syncdb_tui.core.explorer_query import Sort
+    from syncdb_tui.core.explorer.query import Sort
+    from syncdb_tui.core.explorer.session import ViewState
 
     weird = TableRef("public", 'we"ird täble')
     info = await session.describe(weird)

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Input, Select, Static
 
 from syncdb_tui.config import Config
-from syncdb_tui.core.explorer_query import Operator
+from syncdb_tui.core.explorer.query import Operator
 from syncdb_tui.ui.screens.explorer import ExplorerScreen
 from syncdb_tui.ui.screens.explorer_detail import RowDetailModal
 from syncdb_tui.ui.screens.explorer_filter import FilterModal

@@ -13,7 +13,7 @@ import syncdb_tui.core
 HEADLESS = [
     "syncdb_tui.config",
     "syncdb_tui.cli",
-    *(f"syncdb_tui.core.{m.name}" for m in pkgutil.iter_modules([str(Path(syncdb_tui.core.__file__).parent)])),
+    *(m.name for m in pkgutil.walk_packages(syncdb_tui.core.__path__, "syncdb_tui.core.")),
     *(f"syncdb_tui.commands.{m.name}" for m in pkgutil.iter_modules([str(Path(syncdb_tui.commands.__file__).parent)])),
 ]
 

@@ -15,9 +15,11 @@ import asyncpg
 import pytest
 
 from syncdb_tui.config import load_config
-from syncdb_tui.core import migrations
-from syncdb_tui.core.environments import resolve
+from syncdb_tui.core.changes.migrate import plan_upgrade, upgrade
+from syncdb_tui.core.envs.environments import resolve
 from syncdb_tui.core.errors import OperationError
+from syncdb_tui.core.project.offline import offline_range, offline_sql
+from syncdb_tui.core.project.revisions import Project
 
 from alembic_factory import add_revision, make_project, revision_source
 
@@ -239,8 +241,8 @@ def test_two_concurrent_migrations_one_waits_then_names_holder(proj, psql_exec) 
     env = resolve(config, "dev")
 
     async def hold_lock() -> asyncpg.Connection:
-        from syncdb_tui.core.environments import connect
-        from syncdb_tui.core.safety import advisory_key
+        from syncdb_tui.core.envs.environments import connect
+        from syncdb_tui.core.envs.sessions import advisory_key
 
         conn = await connect(env, server_settings={"application_name": "other syncdb"})
         await conn.execute("SELECT pg_advisory_lock($1)", advisory_key(env.database))
@@ -251,7 +253,7 @@ def test_two_concurrent_migrations_one_waits_then_names_holder(proj, psql_exec) 
     try:
         started = time.monotonic()
         with pytest.raises(OperationError) as caught:
-            migrations.upgrade(migrations.Project.from_config(config), env)
+            upgrade(Project.from_config(config), env)
         waited = time.monotonic() - started
         assert 1.5 <= waited < 10
         assert "other syncdb" in caught.value.message and "migration lock" in caught.value.message
@@ -283,20 +285,20 @@ def test_blocked_migration_names_the_blocker(proj, psql_exec) -> None:
     root, urls = proj
     config = load_config(root / "syncdb.toml")
     env = resolve(config, "dev")
-    project = migrations.Project.from_config(config)
-    migrations.upgrade(project, env, "r0001")
+    project = Project.from_config(config)
+    upgrade(project, env, "r0001")
     add_revision(
         root,
         "r0004_alter.py",
         revision_source("r0004", "r0003", "alter t_1", 'op.add_column("t_1", sa.Column("extra", sa.Integer))'),
     )
-    project = migrations.Project.from_config(config)
+    project = Project.from_config(config)
     ready = threading.Event()
     release = threading.Event()
 
     def blocker() -> None:
         async def hold() -> None:
-            from syncdb_tui.core.environments import connect
+            from syncdb_tui.core.envs.environments import connect
 
             conn = await connect(env, server_settings={"application_name": "report-job"})
             await conn.execute("BEGIN; LOCK TABLE t_1 IN ACCESS SHARE MODE; SELECT count(*) FROM t_1")
@@ -312,7 +314,7 @@ def test_blocked_migration_names_the_blocker(proj, psql_exec) -> None:
     ready.wait(10)
     try:
         with pytest.raises(OperationError) as caught:
-            migrations.upgrade(project, env)
+            upgrade(project, env)
         message = caught.value.message
         assert "lock_timeout" in message and "report-job" in message and "idle in transaction" in message
     finally:
@@ -320,7 +322,7 @@ def test_blocked_migration_names_the_blocker(proj, psql_exec) -> None:
         thread.join()
     # r0002 and r0003 committed one transaction each before r0004 was blocked
     assert psql_exec(urls["dev"], "SELECT version_num FROM alembic_version;").strip() == "r0003"
-    migrations.upgrade(project, env)
+    upgrade(project, env)
     assert psql_exec(urls["dev"], "SELECT version_num FROM alembic_version;").strip() == "r0004"
 
 
@@ -334,13 +336,13 @@ def test_env_py_with_its_own_event_loop(tmp_path: Path, fresh_db, run_cli, psql_
 
 def test_offline_sql_per_revision_and_split(proj) -> None:
     root, _ = proj
-    project = migrations.Project.from_config(load_config(root / "syncdb.toml"))
-    whole = migrations.offline_range(project, ["r0001", "r0002", "r0003"])
-    single = migrations.offline_sql(project, "r0002")
+    project = Project.from_config(load_config(root / "syncdb.toml"))
+    whole = offline_range(project, ["r0001", "r0002", "r0003"])
+    single = offline_sql(project, "r0002")
     assert [item.revision for item in whole] == ["r0001", "r0002", "r0003"]
     assert "CREATE TABLE t_2" in whole[1].sql and "t_1" not in whole[1].sql and "t_3" not in whole[1].sql
     assert "CREATE TABLE t_2" in single.sql and single.sql.count("CREATE TABLE") == 1
-    down = migrations.offline_sql(project, "r0003", "downgrade")
+    down = offline_sql(project, "r0003", "downgrade")
     assert "DROP TABLE t_3" in down.sql
 
 
@@ -356,8 +358,8 @@ def test_data_migration_needs_live_database(proj) -> None:
             "rows = op.get_bind().execute(sa.text('SELECT 1')).fetchall()",
         ),
     )
-    project = migrations.Project.from_config(load_config(root / "syncdb.toml"))
-    items = migrations.offline_range(project, ["r0003", "r0004"])
+    project = Project.from_config(load_config(root / "syncdb.toml"))
+    items = offline_range(project, ["r0003", "r0004"])
     assert items[0].rendered and "CREATE TABLE t_3" in items[0].sql
     assert not items[1].rendered and items[1].needs_live_reason
 
@@ -378,15 +380,15 @@ def test_offline_sql_of_a_merge_revision_is_only_the_merge(proj) -> None:
     add_revision(
         root, "r0005_merge.py", revision_source("r0005", ("r0004a", "r0004b"), "merge", 'op.execute("SELECT 6")')
     )
-    project = migrations.Project.from_config(load_config(root / "syncdb.toml"))
-    merge = migrations.offline_sql(project, "r0005")
+    project = Project.from_config(load_config(root / "syncdb.toml"))
+    merge = offline_sql(project, "r0005")
     assert merge.rendered, merge.needs_live_reason
     assert merge.sql.count("-- Running upgrade") == 1 and "SELECT 6" in merge.sql
     assert "SELECT 4" not in merge.sql and "CREATE TABLE" not in merge.sql
-    items = migrations.offline_range(project, ["r0004a", "r0004b", "r0005"])
+    items = offline_range(project, ["r0004a", "r0004b", "r0005"])
     assert ["SELECT 4" in i.sql for i in items] == [True, False, False]
     assert ["SELECT 6" in i.sql for i in items] == [False, False, True]
-    down = migrations.offline_sql(project, "r0005", "downgrade")
+    down = offline_sql(project, "r0005", "downgrade")
     assert down.rendered and down.sql.count("-- Running downgrade") == 1
 
 
@@ -404,7 +406,7 @@ def test_sync_env_py_with_psycopg2_and_its_lock_timeout(tmp_path: Path, fresh_db
 
     def blocker() -> None:
         async def hold() -> None:
-            from syncdb_tui.core.environments import connect
+            from syncdb_tui.core.envs.environments import connect
 
             conn = await connect(env, server_settings={"application_name": "nightly-report"})
             await conn.execute("BEGIN; LOCK TABLE t_1 IN ACCESS SHARE MODE")
@@ -438,12 +440,12 @@ def test_a_confirmed_plan_is_refused_if_the_database_moved_since(proj, psql_exec
     root, urls = proj
     config = load_config(root / "syncdb.toml")
     env = resolve(config, "dev")
-    project = migrations.Project.from_config(config)
-    plan = migrations.plan_upgrade(project, env, "head")
-    migrations.upgrade(project, env, "r0001")  # someone else migrates while the plan is on screen
+    project = Project.from_config(config)
+    plan = plan_upgrade(project, env, "head")
+    upgrade(project, env, "r0001")  # someone else migrates while the plan is on screen
     with pytest.raises(OperationError) as caught:
-        migrations.upgrade(project, env, "head", plan=plan)
+        upgrade(project, env, "head", plan=plan)
     assert "since the plan was shown" in caught.value.message
     assert psql_exec(urls["dev"], "SELECT version_num FROM alembic_version;").strip() == "r0001"
-    fresh = migrations.plan_upgrade(project, env, "head")
-    assert migrations.upgrade(project, env, "head", plan=fresh).after == ("r0003",)
+    fresh = plan_upgrade(project, env, "head")
+    assert upgrade(project, env, "head", plan=fresh).after == ("r0003",)

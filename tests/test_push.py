@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from fixtures_devloop import config_for, env_for, execute, fetch, upgrade_url, write_module
 
-from syncdb_tui.core.drift import compute_drift_async, snapshot
-from syncdb_tui.core.environments import connection
+from syncdb_tui.core.envs.environments import connection
 from syncdb_tui.core.errors import OperationError, RefusedError
-from syncdb_tui.core.push import clear_push_marker, plan_push, push, read_push_marker
+from syncdb_tui.core.schema.diff import snapshot
+from syncdb_tui.core.schema.drift import compute_drift_async
+from syncdb_tui.core.schema.push import clear_push_marker, plan_push, push, read_push_marker
 
 SHRUNK_MODELS = """
 from sqlalchemy import Column, Integer, MetaData, String, Table
@@ -211,7 +212,7 @@ def test_cli_push_refusals_and_typed_confirmation(
 
 
 async def test_push_waits_for_a_running_migration(db_url: str, tmp_path: Path) -> None:
-    from syncdb_tui.core.safety import acquire_advisory_lock
+    from syncdb_tui.core.envs.sessions import acquire_advisory_lock
 
     upgrade_url(db_url, "0006")
     config = config_for(tmp_path, {"dev": db_url}, migrate_lock_wait=1)  # type: ignore[arg-type]

@@ -71,9 +71,9 @@ def test_report_time_can_be_pinned(migrated_demo) -> None:
     import asyncio
 
     from syncdb_tui.config import load_config
-    from syncdb_tui.core.environments import resolve
+    from syncdb_tui.core.envs.environments import resolve
+    from syncdb_tui.core.project.revisions import Project
     from syncdb_tui.core.report import build_report, render_markdown
-    from syncdb_tui.core.revisions import Project
 
     config = load_config(migrated_demo.config_path)
     pinned = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)

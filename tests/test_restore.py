@@ -20,13 +20,13 @@ from fixtures_backup import (
 )
 
 from syncdb_tui.config import Config
-from syncdb_tui.core.backup import BackupOptions, backup, list_backups
-from syncdb_tui.core.backup_manifest import BackupManifest
-from syncdb_tui.core.backup_verify import verify_backup
-from syncdb_tui.core.embedded import EmbeddedServer
-from syncdb_tui.core.environments import Environment, resolve
+from syncdb_tui.core.backups.backup import BackupOptions, backup, list_backups
+from syncdb_tui.core.backups.manifest import BackupManifest
+from syncdb_tui.core.backups.restore import plan_restore, restore
+from syncdb_tui.core.backups.verify import verify_backup
+from syncdb_tui.core.envs.embedded import EmbeddedServer
+from syncdb_tui.core.envs.environments import Environment, resolve
 from syncdb_tui.core.errors import OperationError, RefusedError
-from syncdb_tui.core.restore import plan_restore, restore
 
 
 @dataclass

@@ -9,7 +9,14 @@ from collections.abc import Callable
 import asyncpg
 
 from syncdb_tui.config import RiskThresholds
-from syncdb_tui.core.risk import LiveContext, Severity, TableStats, analyse_sql, load_live_context, tables_touched
+from syncdb_tui.core.risk.analysis import (
+    LiveContext,
+    Severity,
+    TableStats,
+    analyse_sql,
+    load_live_context,
+    tables_touched,
+)
 
 OFFLINE_SQL = """BEGIN;
 
@@ -114,7 +121,7 @@ def test_load_live_context_reads_the_catalog(fresh_db: Callable[..., str]) -> No
 
 
 def test_session_lock_timeout_set_by_syncdb_is_not_a_finding() -> None:
-    from syncdb_tui.core.risk import analyse_sql
+    from syncdb_tui.core.risk.analysis import analyse_sql
 
     sql = "BEGIN;\nALTER TABLE accounts ADD COLUMN flag boolean DEFAULT false NOT NULL;\nCOMMIT;\n"
     plain = {f.rule for f in analyse_sql(sql).findings}

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from fixtures_risk import LIVE_THRESHOLDS, Case, load_corpus, risk_live_db  # noqa: F401
 
-from syncdb_tui.core.risk import LiveContext, RiskAnalysis, analyse_sql, load_live_context, tables_touched
-from syncdb_tui.core.risk_model import RULE_IDS
+from syncdb_tui.core.risk.analysis import LiveContext, RiskAnalysis, analyse_sql, load_live_context, tables_touched
+from syncdb_tui.core.risk.model import RULE_IDS
 
 CASES = load_corpus()
 

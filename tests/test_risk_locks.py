@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import asyncpg
 
-from syncdb_tui.core.locks import Blocker, human_duration, lock_conflicts
+from syncdb_tui.core.risk.locks import Blocker, human_duration, lock_conflicts
 
 
 async def _setup(url: str) -> None:

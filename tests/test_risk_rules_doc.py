@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from syncdb_tui.core.risk_model import RULE_IDS
+from syncdb_tui.core.risk.model import RULE_IDS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "risk-rules.md"
 
@@ -25,7 +25,7 @@ def test_every_rule_is_documented_and_nothing_else() -> None:
 def test_every_reported_rule_is_registered() -> None:
     from fixtures_risk import load_corpus
 
-    from syncdb_tui.core.risk import analyse_sql
+    from syncdb_tui.core.risk.analysis import analyse_sql
 
     for case in load_corpus():
         analysis = analyse_sql(case.sql)

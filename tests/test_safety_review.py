@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from syncdb_tui.config import load_config
-from syncdb_tui.core.environments import resolve
+from syncdb_tui.core.envs.environments import resolve
 from syncdb_tui.core.errors import RefusedError
 from syncdb_tui.core.secrets import redact
 
@@ -54,7 +54,7 @@ def test_deep_verify_on_protected_needs_confirmation_and_dry_run_restores_nothin
 
 
 async def test_app_started_with_dry_run_is_in_dry_run_and_the_explorer_is_read_only(demo_project) -> None:
-    from syncdb_tui.core.explorer import open_session
+    from syncdb_tui.core.explorer.session import open_session
     from syncdb_tui.ui.app import SyncdbApp
     from syncdb_tui.ui.screens.main import MainScreen
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from fixtures_backup import env_for
 
-from syncdb_tui.core.embedded import EmbeddedServer, bundled_bin_dir
-from syncdb_tui.core.errors import OperationError
-from syncdb_tui.core.tools import (
+from syncdb_tui.core.envs.embedded import EmbeddedServer, bundled_bin_dir
+from syncdb_tui.core.envs.tools import (
     BINDIR_VARIABLE,
     ToolInfo,
     choose,
@@ -18,6 +17,7 @@ from syncdb_tui.core.tools import (
     locate_tool,
     parse_version,
 )
+from syncdb_tui.core.errors import OperationError
 
 
 def test_parse_version_reads_debian_and_bundled_banners() -> None:
@@ -85,13 +85,13 @@ async def test_backup_against_a_server_no_client_fits_explains_the_mismatch(
     """Without the bundled PG18 clients, a PG18 server must give syncdb's message, not pg_dump's."""
     from fixtures_backup import project_config
 
-    from syncdb_tui.core import tools
-    from syncdb_tui.core.backup import BackupOptions, backup
-    from syncdb_tui.core.environments import resolve
+    from syncdb_tui.core.backups.backup import BackupOptions, backup
+    from syncdb_tui.core.envs import tools
+    from syncdb_tui.core.envs.environments import resolve
 
     if any(tool.major >= 18 for tool in tools.candidates("pg_dump") if tool.source == "system"):
         pytest.skip("this machine has a system pg_dump new enough for the embedded server")
-    monkeypatch.setattr("syncdb_tui.core.embedded.bundled_bin_dir", lambda: None)
+    monkeypatch.setattr("syncdb_tui.core.envs.embedded.bundled_bin_dir", lambda: None)
     monkeypatch.delenv(BINDIR_VARIABLE, raising=False)
     config = project_config(tmp_path, {"dev": db_url})
     with pytest.raises(OperationError) as caught:

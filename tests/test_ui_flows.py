@@ -9,8 +9,8 @@ import pytest
 from fixtures_ui import UiProject, settle, statuses, wait_for_screen
 from textual.message import Message
 
-from syncdb_tui.core import migrations
-from syncdb_tui.core.environments import resolve
+from syncdb_tui.core.changes.migrate import _read_current
+from syncdb_tui.core.envs.environments import resolve
 from syncdb_tui.ui.app import SyncdbApp
 from syncdb_tui.ui.messages import JobFinished, JobProgressed
 from syncdb_tui.ui.screens.backup import BackupScreen
@@ -30,7 +30,7 @@ def _current(config, env_name):  # type: ignore[no-untyped-def]
     out: list[tuple[str, ...]] = []
 
     def read() -> None:
-        out.append(asyncio.run(migrations._read_current(resolve(config, env_name))))
+        out.append(asyncio.run(_read_current(resolve(config, env_name))))
 
     thread = threading.Thread(target=read)
     thread.start()
@@ -320,8 +320,8 @@ async def test_light_theme_from_config(ui_project: UiProject) -> None:
 
 async def test_cancel_a_running_backup_from_the_jobs_pane(ui_project: UiProject) -> None:  # type: ignore[no-untyped-def]
     """A backup stuck behind another session's lock is cancelled with `c`; nothing is left that looks good."""
-    from syncdb_tui.core.backup import list_backups
-    from syncdb_tui.core.environments import connect
+    from syncdb_tui.core.backups.backup import list_backups
+    from syncdb_tui.core.envs.environments import connect
     from syncdb_tui.ui.messages import JobFailed
 
     config = ui_project.config()

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace, default_format: str) -> object:
-    from syncdb_tui.core.backup import FORMATS, BackupOptions
+    from syncdb_tui.core.backups.backup import FORMATS, BackupOptions
 
     kind = "schema" if args.schema_only else "data" if args.data_only else "full"
     fmt = args.format or (default_format if default_format in FORMATS else "custom")
@@ -58,8 +58,8 @@ def options_from_args(args: argparse.Namespace, default_format: str) -> object:
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
-    from syncdb_tui.core.backup import BackupOptions, backup, plan_backup
-    from syncdb_tui.core.backup_manifest import human_size
+    from syncdb_tui.core.backups.backup import BackupOptions, backup, plan_backup
+    from syncdb_tui.core.backups.manifest import human_size
 
     config = ctx.config
     env = ctx.environment()

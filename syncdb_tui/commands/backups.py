@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
-    from syncdb_tui.core.backup_manifest import BackupEntry
-    from syncdb_tui.core.backup_verify import VerifyResult
+    from syncdb_tui.core.backups.manifest import BackupEntry
+    from syncdb_tui.core.backups.verify import VerifyResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
-    from syncdb_tui.core.backup import list_backups
-    from syncdb_tui.core.backup_verify import verify_backup
+    from syncdb_tui.core.backups.backup import list_backups
+    from syncdb_tui.core.backups.verify import verify_backup
     from syncdb_tui.core.errors import CheckFailed, UsageError
 
     if args.deep and not args.verify:
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
             )
             env = None
         else:
-            from syncdb_tui.core.safety import confirmation_reasons
+            from syncdb_tui.core.envs.sessions import confirmation_reasons
 
             reasons = confirmation_reasons(env)
             if reasons:
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def _print_table(ctx: CommandContext, entries: list[BackupEntry], results: list[VerifyResult]) -> None:
-    from syncdb_tui.core.backup_manifest import human_size
+    from syncdb_tui.core.backups.manifest import human_size
 
     if not entries:
         ctx.note(f"no backups in {ctx.config.backup_dir}")

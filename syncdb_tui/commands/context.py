@@ -27,9 +27,10 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from syncdb_tui.config import Config
-    from syncdb_tui.core.environments import Environment
+    from syncdb_tui.core.changes.policy import Requirements
+    from syncdb_tui.core.envs.environments import Environment
     from syncdb_tui.core.events import JobProgress, ProgressCallback
-    from syncdb_tui.core.revisions import Project
+    from syncdb_tui.core.project.revisions import Project
 
 
 @dataclass
@@ -62,15 +63,22 @@ class CommandContext:
     @cached_property
     def project(self) -> Project:
         """The Alembic project of the config (scripts and revision graph)."""
-        from syncdb_tui.core.revisions import Project
+        from syncdb_tui.core.project.revisions import Project
 
         return Project.from_config(self.config)
 
     def environment(self, name: str | None = None) -> Environment:
         """The environment named by ``--env`` (or ``name``), resolved (starts embedded servers)."""
-        from syncdb_tui.core.environments import resolve
+        from syncdb_tui.core.envs.environments import resolve
+        from syncdb_tui.core.errors import UsageError
 
-        return resolve(self.config, name or getattr(self.args, "env", None))
+        chosen = name or getattr(self.args, "env", None)
+        if chosen is not None and not chosen.strip():
+            raise UsageError(
+                "--env was given an empty name",
+                hint="name an environment of the config (syncdb status lists them), or leave --env out for the default",
+            )
+        return resolve(self.config, chosen)
 
     @cached_property
     def console(self) -> Console:
@@ -126,6 +134,47 @@ class CommandContext:
                 hint=f"type exactly {env_name!r}, or pass --force",
                 title="not confirmed",
             )
+
+    def satisfy(self, req: Requirements, *, acked: list[str] | None = None) -> None:
+        """Ask what the policy's requirements ``req`` ask for (``--force`` answers all).
+
+        Raises:
+            RefusedError: refused outright, no terminal to ask and no --force, or not confirmed.
+        """
+        from syncdb_tui.core.changes.policy import check_refusal, check_satisfied, missing_acks
+
+        check_refusal(req)
+        if self.force:
+            return
+        given = list(acked or [])
+        missing = missing_acks(req, given)
+        if not req.typed_name and not missing:
+            return
+        why = "; ".join(req.reasons)
+        if not self.interactive:
+            listed = "".join(f"\n  {finding.describe()}" for finding in missing)
+            raise RefusedError(
+                f"{req.action} on {req.environment} needs a typed confirmation ({why}), and there is no terminal "
+                "to ask" + (f"; HIGH findings not acknowledged:{listed}" if missing else ""),
+                hint="run it in a terminal and type the environment's name, or pass --force",
+                title="confirmation needed",
+            )
+        lines = [f"{req.action} on {req.environment}: {why}."]
+        if missing:
+            lines.append("These HIGH-risk findings need your acknowledgement (typing the name acknowledges them):")
+            lines += [f"  {finding.describe()}" for finding in missing]
+        if req.backup:
+            lines.append(f"A backup of {req.environment} is taken first.")
+        self.err.write("\n".join(lines) + f"\nType the environment's name ({req.environment}) to go on: ")
+        self.err.flush()
+        answer = self.stdin.readline().strip()
+        if answer != req.environment:
+            raise RefusedError(
+                f"{req.action} on {req.environment} was not confirmed (typed {answer!r}); nothing was changed",
+                hint=f"type exactly {req.environment!r}, or pass --force",
+                title="not confirmed",
+            )
+        check_satisfied(req, confirmed=True, acked=given + [finding.key for finding in missing])
 
     def progress_printer(self) -> ProgressCallback:
         """A progress callback that draws a single updating line on stderr (or nothing in JSON mode)."""

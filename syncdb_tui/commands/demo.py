@@ -79,11 +79,11 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import math
     import sys
 
-    from syncdb_tui.core.environments import resolve
+    from syncdb_tui.core.envs.environments import resolve
     from syncdb_tui.core.errors import UsageError
-    from syncdb_tui.core.migrations import status
+    from syncdb_tui.core.project.revisions import Project
     from syncdb_tui.core.report import render_status
-    from syncdb_tui.core.revisions import Project
+    from syncdb_tui.core.status import status
     from syncdb_tui.demo.project import DEMO_TARGETS, build_demo
 
     if not math.isfinite(args.scale) or args.scale <= 0:

@@ -16,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
-    from syncdb_tui.core.drift import diff_environments
-    from syncdb_tui.core.environments import resolve
+    from syncdb_tui.core.envs.environments import resolve
+    from syncdb_tui.core.schema.diff import diff_environments
 
     env = ctx.environment()
     other = resolve(ctx.config, args.against)

@@ -1,4 +1,4 @@
-"""`syncdb downgrade TARGET`: roll back to TARGET (-1, a revision, base)."""
+"""`syncdb downgrade TARGET`: roll back to TARGET (-1, a revision, base), or exactly a saved plan (--plan)."""
 
 from __future__ import annotations
 
@@ -12,24 +12,20 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", help="where to go back to: -1, -2, a revision id, or base")
-    parser.add_argument(
-        "--no-backup", action="store_true", help="skip the automatic backup taken before changing the schema"
-    )
+    from syncdb_tui.commands.change_flow import add_plan_arguments
+
+    parser.add_argument("target", nargs="?", default=None, help="where to go back to: -1, -2, a revision id, or base")
+    add_plan_arguments(parser)
 
 
 @quiet_logs
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
-    from syncdb_tui.commands import migrate_flow
-    from syncdb_tui.core.migrations import downgrade, plan_downgrade
+    from syncdb_tui.commands import change_flow
+    from syncdb_tui.core.errors import UsageError
 
-    env = ctx.environment()
-    plan = plan_downgrade(ctx.project, env, args.target)
-    return migrate_flow.carry_out(
-        ctx,
-        env,
-        plan,
-        f"downgrade to {args.target}",
-        lambda progress: downgrade(ctx.project, env, args.target, progress=progress, plan=plan),
-        skip_backup=args.no_backup,
-    )
+    if args.target is None and not args.plan_file:
+        raise UsageError(
+            "downgrade needs a target: -1, -2, a revision id, or base",
+            hint="for example: syncdb downgrade -1 (or --plan FILE to apply a saved plan)",
+        )
+    return change_flow.run(ctx, args, "downgrade", args.target)

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @quiet_logs
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
-    from syncdb_tui.core.migrations import generate
+    from syncdb_tui.core.project.generate import generate
 
     if args.rev_id is not None:
         _check_rev_id(ctx, args.rev_id)
@@ -67,10 +67,10 @@ def _check_rev_id(ctx: CommandContext, rev_id: str) -> None:
 
 def _show_risk(ctx: CommandContext, revision: str) -> None:
     """Print the new revision's risk, judged from its offline SQL."""
-    from syncdb_tui.core import risk
-    from syncdb_tui.core.migrations import offline_sql
-    from syncdb_tui.core.report import lock_text
-    from syncdb_tui.core.revisions import Project
+    from syncdb_tui.core.project.offline import offline_sql
+    from syncdb_tui.core.project.revisions import Project
+    from syncdb_tui.core.risk import analysis as risk
+    from syncdb_tui.core.risk.locks import lock_text
 
     project = Project.from_config(ctx.config)
     rendered = offline_sql(project, revision)

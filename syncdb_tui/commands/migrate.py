@@ -1,4 +1,4 @@
-"""`syncdb migrate [TARGET]`: apply pending revisions (default head)."""
+"""`syncdb migrate [TARGET]`: apply pending revisions (default head), or exactly a saved plan (--plan)."""
 
 from __future__ import annotations
 
@@ -12,29 +12,20 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", nargs="?", default="head", help="revision to upgrade to (default: head)")
-    parser.add_argument("--no-backup", action="store_true", help="skip the automatic backup taken before migrating")
+    from syncdb_tui.commands.change_flow import add_plan_arguments
+
+    parser.add_argument("target", nargs="?", default=None, help="revision to upgrade to (default: head)")
+    add_plan_arguments(parser)
 
 
 @quiet_logs
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
-    from syncdb_tui.commands import migrate_flow
+    from syncdb_tui.commands import change_flow
     from syncdb_tui.core.errors import UsageError
-    from syncdb_tui.core.migrations import plan_upgrade, upgrade
 
-    if args.target.startswith("-"):
+    if args.target is not None and args.target.startswith("-"):
         raise UsageError(
             f"migrate goes forward; {args.target!r} is a step back",
             hint=f"use `syncdb downgrade {args.target}` to roll back",
         )
-
-    env = ctx.environment()
-    plan = plan_upgrade(ctx.project, env, args.target)
-    return migrate_flow.carry_out(
-        ctx,
-        env,
-        plan,
-        f"migrate to {args.target}",
-        lambda progress: upgrade(ctx.project, env, args.target, progress=progress, plan=plan),
-        skip_backup=args.no_backup,
-    )
+    return change_flow.run(ctx, args, "upgrade", args.target)

@@ -18,8 +18,8 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import shlex
     import sys
 
+    from syncdb_tui.core.envs.tools import locate_tool
     from syncdb_tui.core.errors import OperationError
-    from syncdb_tui.core.tools import locate_tool
 
     env = ctx.environment()
     tool = asyncio.run(locate_tool("psql", env))

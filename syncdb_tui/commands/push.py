@@ -25,7 +25,7 @@ def _finding_line(finding: Any) -> str:
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
-    from syncdb_tui.core.push import PUSHED_HINT, plan_push, push
+    from syncdb_tui.core.schema.push import PUSHED_HINT, plan_push, push
 
     config = ctx.config
     env = ctx.environment()

@@ -25,8 +25,8 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
     from syncdb_tui.commands.backup import progress_display
+    from syncdb_tui.core.backups.restore import plan_restore, restore
     from syncdb_tui.core.errors import RefusedError
-    from syncdb_tui.core.restore import plan_restore, restore
 
     config = ctx.config
     env = ctx.environment()
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def _describe_plan(plan: object) -> str:
-    from syncdb_tui.core.restore import RestorePlan
+    from syncdb_tui.core.backups.restore import RestorePlan
 
     assert isinstance(plan, RestorePlan)
     manifest = plan.manifest

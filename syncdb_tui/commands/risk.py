@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
     from syncdb_tui.config import RiskThresholds
-    from syncdb_tui.core.environments import Environment
-    from syncdb_tui.core.locks import Blocker
-    from syncdb_tui.core.revisions import Project
-    from syncdb_tui.core.risk import Finding, RiskAnalysis
+    from syncdb_tui.core.envs.environments import Environment
+    from syncdb_tui.core.project.revisions import Project
+    from syncdb_tui.core.risk.analysis import Finding, RiskAnalysis
+    from syncdb_tui.core.risk.locks import Blocker
 
 SEVERITY_NAMES = ("LOW", "MEDIUM", "HIGH")
 
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
     from syncdb_tui.core.errors import CheckFailed, UsageError
-    from syncdb_tui.core.risk import Severity
+    from syncdb_tui.core.risk.analysis import Severity
 
     fail_on = None
     if args.fail_on is not None:
@@ -134,7 +134,7 @@ def _full_revision(project: Project, target: str) -> str | None:
 
 def _revision_sources(project: Project, env: Environment, target: str) -> list[_Source]:
     from syncdb_tui.core.errors import UsageError
-    from syncdb_tui.core.offline import offline_range
+    from syncdb_tui.core.project.offline import offline_range
 
     graph = project.graph()
     if ":" in target:
@@ -169,7 +169,7 @@ def _pending_sources(ctx: CommandContext, env: Environment) -> list[_Source]:
     import asyncio
 
     from syncdb_tui.core.errors import UnreachableError
-    from syncdb_tui.core.migrations import status
+    from syncdb_tui.core.status import status
 
     result = asyncio.run(status(ctx.project, env, with_drift=False, with_risk=False))
     if not result.reachable:
@@ -180,8 +180,9 @@ def _pending_sources(ctx: CommandContext, env: Environment) -> list[_Source]:
 async def _judge(
     ctx: CommandContext, sources: list[_Source], env: Environment | None
 ) -> tuple[list[tuple[_Source, RiskAnalysis]], list[Blocker], str]:
-    from syncdb_tui.core import locks, risk
     from syncdb_tui.core.errors import SyncdbError
+    from syncdb_tui.core.risk import analysis as risk
+    from syncdb_tui.core.risk import locks
 
     tables: set[str] = set()
     if env is not None:
@@ -191,7 +192,7 @@ async def _judge(
     blockers: list[Blocker] = []
     live_error = ""
     if env is not None:
-        from syncdb_tui.core.environments import connection
+        from syncdb_tui.core.envs.environments import connection
 
         try:
             async with connection(env) as conn:

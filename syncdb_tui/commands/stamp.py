@@ -1,4 +1,4 @@
-"""`syncdb stamp REV`: set the version table without running migrations."""
+"""`syncdb stamp REV`: set the version table without running migrations (through the change pipeline)."""
 
 from __future__ import annotations
 
@@ -9,56 +9,20 @@ from syncdb_tui.commands.context import quiet_logs
 
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
-    from syncdb_tui.core.revisions import Project
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("revision", help="revision id, head or base")
+    from syncdb_tui.commands.change_flow import add_plan_arguments
 
-
-def _resolved(project: Project, target: str) -> tuple[str, ...]:
-    """The revision ids ``target`` (head, heads, base, an id or a prefix) stands for."""
-    from syncdb_tui.core.revisions import ALEMBIC_LOCK
-
-    if target == "base":
-        return ()
-    if target in ("head", "heads"):
-        return tuple(project.graph().heads)
-    script = project.script()
-    with ALEMBIC_LOCK:
-        found = script.get_revisions(target)
-    return tuple(sorted(rev.revision for rev in found if rev is not None))
+    parser.add_argument("revision", nargs="?", default=None, help="revision id, head or base")
+    add_plan_arguments(parser, backup=False)
 
 
 @quiet_logs
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
-    import dataclasses
-
+    from syncdb_tui.commands import change_flow
     from syncdb_tui.core.errors import UsageError
-    from syncdb_tui.core.migrations import stamp
-    from syncdb_tui.core.safety import confirmation_reasons
 
-    if args.revision[:1] in ("-", "+"):
-        raise UsageError(
-            f"stamp needs an absolute revision, not the relative {args.revision!r}",
-            hint="name the revision the schema matches (an id, head or base); `syncdb status` lists them",
-        )
-    project = ctx.project
-    project.resolve_target(args.revision)
-    env = ctx.environment()
-    if ctx.dry_run:
-        result = stamp(project, env, args.revision, dry_run=True)
-        result = dataclasses.replace(result, after=_resolved(project, args.revision))
-        ctx.note(
-            f"dry run: would set {env.name}'s version table from {', '.join(result.before) or 'base'} "
-            f"to {', '.join(result.after) or 'base'}; nothing was changed"
-        )
-    else:
-        reasons = confirmation_reasons(env)
-        if reasons:
-            ctx.confirm_typed(env.name, f"stamp {args.revision}", reasons)
-        result = stamp(project, env, args.revision)
-        ctx.note(f"{env.name} stamped: {', '.join(result.before) or 'base'} → {', '.join(result.after) or 'base'}")
-    if ctx.json:
-        ctx.write_json(result.to_json())
-    return 0
+    if args.revision is None and not args.plan_file:
+        raise UsageError("stamp needs a revision", hint="name the revision the schema matches (an id, head or base)")
+    return change_flow.run(ctx, args, "stamp", args.revision)

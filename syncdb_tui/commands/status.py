@@ -20,8 +20,8 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
     from syncdb_tui.core.errors import UnreachableError
-    from syncdb_tui.core.migrations import status
     from syncdb_tui.core.report import render_status
+    from syncdb_tui.core.status import status
 
     env = ctx.environment()
     with_drift = bool(ctx.config.target_metadata) and not args.no_drift

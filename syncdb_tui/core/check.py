@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from syncdb_tui.core.errors import SyncdbError
-from syncdb_tui.core.migrations import RISK_ORDER
+from syncdb_tui.core.risk.judge import RISK_ORDER
 
 if TYPE_CHECKING:
-    from syncdb_tui.core.environments import Environment
-    from syncdb_tui.core.migrations import EnvironmentStatus
-    from syncdb_tui.core.revisions import Project
+    from syncdb_tui.core.envs.environments import Environment
+    from syncdb_tui.core.project.revisions import Project
+    from syncdb_tui.core.status import EnvironmentStatus
 
 
 @dataclass(frozen=True)
@@ -85,10 +85,10 @@ async def uncovered_model_changes(project: Project, env: Environment) -> Any:
 
     import asyncpg
 
-    from syncdb_tui.core.drift import compute_drift
-    from syncdb_tui.core.environments import Environment, connection
+    from syncdb_tui.core.changes.migrate import upgrade
+    from syncdb_tui.core.envs.environments import Environment, connection
     from syncdb_tui.core.errors import OperationError
-    from syncdb_tui.core.migrations import upgrade
+    from syncdb_tui.core.schema.drift import compute_drift
 
     scratch_name = f"syncdb_check_{os.getpid()}_{secrets.token_hex(4)}"
     try:
@@ -125,7 +125,7 @@ async def _scratch_host(project: Project, env: Environment) -> Environment | Non
     """Where the scratch database may live: ``env`` unless it is protected, else an unprotected one."""
     if not env.protected:
         return env
-    from syncdb_tui.core.environments import resolve_config
+    from syncdb_tui.core.envs.environments import resolve_config
 
     for env_config in project.config.environments.values():
         if env_config.protected or env_config.unresolved is not None:
@@ -141,7 +141,7 @@ async def check(
 
     ``check_models=False`` skips the model check (it creates and drops a scratch database).
     """
-    from syncdb_tui.core.migrations import status as load_status
+    from syncdb_tui.core.status import status as load_status
 
     status = await load_status(project, env)
     problems = status_problems(status, max_risk=max_risk, allow_pending=allow_pending)
@@ -184,7 +184,7 @@ async def _database_drift(
     at_head = status.reachable and status.current and not status.pending and not status.unknown
     if not at_head or status.multiple_heads or not project.config.target_metadata:
         return []
-    from syncdb_tui.core.drift import compute_drift
+    from syncdb_tui.core.schema.drift import compute_drift
 
     try:
         drift = await asyncio.to_thread(compute_drift, project.config, env)

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from syncdb_tui import __version__
+from syncdb_tui.core.risk.locks import lock_text
 
 if TYPE_CHECKING:
-    from syncdb_tui.core.environments import Environment
-    from syncdb_tui.core.migrations import EnvironmentStatus
-    from syncdb_tui.core.revisions import Project
+    from syncdb_tui.core.envs.environments import Environment
+    from syncdb_tui.core.project.revisions import Project
+    from syncdb_tui.core.status import EnvironmentStatus
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,6 @@ def _pending_count(status: EnvironmentStatus) -> str:
     if status.unknown:
         return "unknown (the database is at a revision the scripts do not contain)"
     return str(len(status.pending))
-
-
-def lock_text(lock: str, *, verb: str = "") -> str:
-    """A finding's lock for people: "takes SHARE", or "no table lock" when it takes none."""
-    if not lock or lock.lower() in ("none", "no lock"):
-        return "no table lock"
-    return f"{verb}{lock}"
 
 
 def _cell(text: object) -> str:
@@ -212,7 +206,7 @@ async def build_report(
 
     ``generated_at`` pins the report's time (tests, reproducible reports); default now (UTC).
     """
-    from syncdb_tui.core.migrations import status as load_status
+    from syncdb_tui.core.status import status as load_status
 
     status = await load_status(project, env, with_drift=with_drift and bool(project.config.target_metadata))
     blockers = await _blockers(project, env, status) if status.reachable and status.pending else []
@@ -229,7 +223,7 @@ async def build_report(
 
 async def _last_backup(project: Project, env: Environment) -> str:
     """The newest good backup of ``env`` in the backup directory, as one line ("" when none)."""
-    from syncdb_tui.core.backup import list_backups
+    from syncdb_tui.core.backups.backup import list_backups
 
     try:
         entries = await list_backups(project.config)
@@ -248,10 +242,11 @@ async def _last_backup(project: Project, env: Environment) -> str:
 
 async def _blockers(project: Project, env: Environment, status: EnvironmentStatus) -> list[str]:
     try:
-        from syncdb_tui.core import locks, risk
+        from syncdb_tui.core.risk import analysis as risk
+        from syncdb_tui.core.risk import locks
     except ImportError:
         return []
-    from syncdb_tui.core.environments import connection
+    from syncdb_tui.core.envs.environments import connection
 
     tables: set[str] = set()
     for pending in status.pending:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import asyncpg
 
     from syncdb_tui.config import Config
-    from syncdb_tui.core.environments import Environment
+    from syncdb_tui.core.envs.environments import Environment
 
 DEMO_SEED = "syncdb_tui.demo.seed:seed"
 INTERNAL_TABLES = ("alembic_version",)
@@ -169,7 +169,7 @@ async def seed_environment(
     """
     import asyncpg
 
-    from syncdb_tui.core.environments import connection
+    from syncdb_tui.core.envs.environments import connection
 
     refuse_protected(env)
     if scale <= 0:

@@ -18,7 +18,7 @@ from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
 
 if TYPE_CHECKING:
     from syncdb_tui.config import Config
-    from syncdb_tui.core.environments import Environment
+    from syncdb_tui.core.envs.environments import Environment
 
 DEMO_METADATA = "syncdb_tui.demo.models:metadata"
 DEMO_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -82,7 +82,7 @@ DEMO_TABLE_PREFIX = "aibotkit_"
 
 async def _foreign_tables(env: Environment) -> list[str]:
     """Tables in ``env``'s database that the demo did not create (empty for a missing database)."""
-    from syncdb_tui.core.environments import connection
+    from syncdb_tui.core.envs.environments import connection
 
     async with connection(env, database="postgres") as conn:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", env.database)
@@ -106,7 +106,7 @@ async def _drop_database(env: Environment) -> None:
     Raises:
         RefusedError: the database holds other tables (it is not a demo database).
     """
-    from syncdb_tui.core.environments import connection
+    from syncdb_tui.core.envs.environments import connection
     from syncdb_tui.core.errors import RefusedError
 
     # an embedded database lives in the demo's own .syncdb/; any other one may be someone's data
@@ -126,8 +126,8 @@ async def _drop_database(env: Environment) -> None:
 
 async def _is_built(env: Environment) -> bool:
     """A revision applied and the users table seeded: a finished earlier build."""
-    from syncdb_tui.core.environments import connection
-    from syncdb_tui.core.migrations import current_revisions
+    from syncdb_tui.core.envs.environments import connection
+    from syncdb_tui.core.project.versions import current_revisions
 
     async with connection(env) as conn:
         if not await current_revisions(conn):
@@ -138,7 +138,7 @@ async def _is_built(env: Environment) -> bool:
 
 
 async def _seed(env: Environment, scale: float, progress: ProgressCallback | None) -> int:
-    from syncdb_tui.core.environments import connection
+    from syncdb_tui.core.envs.environments import connection
     from syncdb_tui.demo.seed import SeedOptions, seed
 
     async with connection(env) as conn:
@@ -156,10 +156,10 @@ def build_demo(
         RefusedError: a database to rebuild holds tables that are not the demo's.
         SyncdbError: the embedded server, a migration or the seeding failed.
     """
-    from syncdb_tui.core.environments import resolve
+    from syncdb_tui.core.changes.migrate import upgrade
+    from syncdb_tui.core.envs.environments import resolve
     from syncdb_tui.core.errors import UsageError
-    from syncdb_tui.core.migrations import upgrade
-    from syncdb_tui.core.revisions import Project
+    from syncdb_tui.core.project.revisions import Project
 
     if not is_demo_config(config):
         raise UsageError(

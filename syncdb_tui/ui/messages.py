@@ -16,7 +16,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from syncdb_tui.core.events import JobProgress
-    from syncdb_tui.core.migrations import EnvironmentStatus
+    from syncdb_tui.core.status import EnvironmentStatus
 
 
 @dataclass

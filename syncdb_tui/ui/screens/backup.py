@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
-from syncdb_tui.core.backup import BackupOptions
+from syncdb_tui.core.backups.backup import BackupOptions
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult

@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from syncdb_tui.core.revisions import RevisionInfo
+    from syncdb_tui.core.project.revisions import RevisionInfo
 
 
 class DowngradeScreen(ModalScreen[str | None]):

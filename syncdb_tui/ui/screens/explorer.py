@@ -24,7 +24,9 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Input, ProgressB
 from textual.worker import Worker, WorkerState
 
 from syncdb_tui.core.errors import SyncdbError
-from syncdb_tui.core.explorer import (
+from syncdb_tui.core.explorer.catalog import RelationSummary, TableInfo
+from syncdb_tui.core.explorer.query import Filter, Sort, TableRef
+from syncdb_tui.core.explorer.session import (
     Direction,
     ExplorerSession,
     Page,
@@ -36,8 +38,6 @@ from syncdb_tui.core.explorer import (
     sort_plan,
     text_value,
 )
-from syncdb_tui.core.explorer_catalog import RelationSummary, TableInfo
-from syncdb_tui.core.explorer_query import Filter, Sort, TableRef
 from syncdb_tui.core.secrets import redact
 from syncdb_tui.ui.screens.explorer_detail import RowDetailModal
 from syncdb_tui.ui.screens.explorer_filter import FilterModal
@@ -55,7 +55,7 @@ from syncdb_tui.ui.widgets.explorer_tree import TableTree, human_rows
 if TYPE_CHECKING:
     from syncdb_tui.config import Config
     from syncdb_tui.core.events import JobProgress
-    from syncdb_tui.core.explorer_edit import EditPlan
+    from syncdb_tui.core.explorer.edit import EditPlan
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ class ExplorerScreen(Screen[None]):
 
     @work(group="export", exclusive=True, exit_on_error=False, description="export to CSV")
     async def _export(self, info: TableInfo, view: ViewState, path: Path) -> None:
-        from syncdb_tui.core.explorer_export import export_csv
+        from syncdb_tui.core.explorer.export import export_csv
 
         bar = self.query_one("#export-progress", ProgressBar)
         bar.add_class("-running")
@@ -256,7 +256,7 @@ class ExplorerScreen(Screen[None]):
 
     @work(group="edit", exclusive=True, exit_on_error=False, description="edit a cell")
     async def _edit_cell_flow(self) -> None:
-        from syncdb_tui.core.explorer_edit import plan_update
+        from syncdb_tui.core.explorer.edit import plan_update
 
         session, info, grid = self._session(), self._info(), self.query_one(DataGrid)
         session.require_writable("editing")
@@ -276,7 +276,7 @@ class ExplorerScreen(Screen[None]):
 
     @work(group="edit", exclusive=True, exit_on_error=False, description="insert a row")
     async def _insert_flow(self) -> None:
-        from syncdb_tui.core.explorer_edit import plan_insert
+        from syncdb_tui.core.explorer.edit import plan_insert
 
         session, info = self._session(), self._info()
         session.require_writable("insert")
@@ -287,7 +287,7 @@ class ExplorerScreen(Screen[None]):
 
     @work(group="edit", exclusive=True, exit_on_error=False, description="delete rows")
     async def _delete_flow(self) -> None:
-        from syncdb_tui.core.explorer_edit import plan_delete
+        from syncdb_tui.core.explorer.edit import plan_delete
 
         session, info, grid = self._session(), self._info(), self.query_one(DataGrid)
         session.require_writable("delete")
@@ -297,7 +297,7 @@ class ExplorerScreen(Screen[None]):
         await self._confirm_and_apply(plan_delete(session, info, keys))
 
     async def _confirm_and_apply(self, plan: EditPlan) -> None:
-        from syncdb_tui.core.explorer_edit import apply_edit
+        from syncdb_tui.core.explorer.edit import apply_edit
 
         if not await self.app.push_screen_wait(ConfirmSqlModal(plan.summary, plan.shown_sql)):
             self.notify("nothing was changed", title="cancelled")

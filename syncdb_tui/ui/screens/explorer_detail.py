@@ -11,8 +11,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from syncdb_tui.core.explorer import pretty_value
-from syncdb_tui.core.explorer_catalog import TableInfo
+from syncdb_tui.core.explorer.catalog import TableInfo
+from syncdb_tui.core.explorer.session import pretty_value
 
 
 class RowDetailModal(ModalScreen[None]):

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from syncdb_tui.core.explorer_query import Filter, Operator
+from syncdb_tui.core.explorer.query import Filter, Operator
 
 
 class FilterModal(ModalScreen[Filter | None]):

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from syncdb_tui.core.explorer_catalog import TableInfo
+from syncdb_tui.core.explorer.catalog import TableInfo
 
 
 class TextModal(ModalScreen[None]):

@@ -26,10 +26,10 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from syncdb_tui.core.errors import SyncdbError
-from syncdb_tui.core.revisions import Project
+from syncdb_tui.core.project.revisions import Project
 from syncdb_tui.ui.actions import PANES, bindings
 from syncdb_tui.ui.messages import JobFailed, JobFinished, JobProgressed, JobStarted, StatusFailed, StatusLoaded
-from syncdb_tui.ui.screens.main_flows import FlowsMixin, risk_engine
+from syncdb_tui.ui.screens.main_flows import FlowsMixin
 from syncdb_tui.ui.widgets.environments import EnvironmentList
 from syncdb_tui.ui.widgets.jobs import JobsPane
 from syncdb_tui.ui.widgets.risk_checklist import RiskChecklist
@@ -41,9 +41,9 @@ if TYPE_CHECKING:
     from textual.timer import Timer
 
     from syncdb_tui.config import Config
-    from syncdb_tui.core.environments import Environment
-    from syncdb_tui.core.migrations import EnvironmentStatus
-    from syncdb_tui.core.revisions import RevisionGraph
+    from syncdb_tui.core.envs.environments import Environment
+    from syncdb_tui.core.project.revisions import RevisionGraph
+    from syncdb_tui.core.status import EnvironmentStatus
 
 ENV_ACTIONS = {"migrate", "downgrade", "generate", "backup", "restore", "report", "explorer", "push", "seed"}
 DEV_ONLY_ACTIONS = {"push", "seed"}
@@ -250,7 +250,7 @@ class MainScreen(FlowsMixin, Screen[None]):
     def refresh_all(self, reload_graph: bool = False) -> None:
         """Read every environment's status again (and the scripts, when asked)."""
         if reload_graph:
-            from syncdb_tui.core.migrations import project_graph_reset
+            from syncdb_tui.core.project.generate import project_graph_reset
 
             project_graph_reset(self.project)
             self._previews.clear()
@@ -287,21 +287,19 @@ class MainScreen(FlowsMixin, Screen[None]):
         """The resolved environment ``name`` (resolved once, off the event loop)."""
         env = self.resolved.get(name)
         if env is None:
-            from syncdb_tui.core.environments import resolve
+            from syncdb_tui.core.envs.environments import resolve
 
             env = await asyncio.to_thread(resolve, self.config, name)
             self.resolved[name] = env
         return env
 
     async def _load_status(self, name: str) -> None:
-        from syncdb_tui.core import migrations
+        from syncdb_tui.core.status import status_sync
 
         try:
             env = await self.environment(name)
             # status() judges every pending revision's SQL (CPU work): a thread keeps the UI loop free
-            status = await asyncio.to_thread(
-                migrations.status_sync, self.project, env, with_risk=risk_engine() is not None
-            )
+            status = await asyncio.to_thread(status_sync, self.project, env, with_risk=True)
         except SyncdbError as error:
             self.post_message(StatusFailed(name, error.title, error.message, error.hint))
             return
@@ -313,7 +311,7 @@ class MainScreen(FlowsMixin, Screen[None]):
 
     async def _compute_drift(self, env: Environment) -> Any:
         try:
-            from syncdb_tui.core.drift import compute_drift
+            from syncdb_tui.core.schema.drift import compute_drift
         except ImportError:
             return None
         try:
@@ -411,7 +409,7 @@ class MainScreen(FlowsMixin, Screen[None]):
             sql_pane.show_sql(title, sql)
         risk_pane.show_findings(env_name, title, [(revision, finding) for finding in findings], note=note)
         if direction == "upgrade" and not note:
-            from syncdb_tui.core.risk import worst_severity
+            from syncdb_tui.core.risk.analysis import worst_severity
 
             self.query_one(MigrationTimeline).set_risk(revision, worst_severity(findings).name)
 
@@ -427,7 +425,7 @@ class MainScreen(FlowsMixin, Screen[None]):
                     return pending.sql, list(pending.findings), ""
         if self.graph is not None and revision not in self.graph.by_id:
             return "", [], "this revision is in the database but not in the scripts: no SQL to show"
-        from syncdb_tui.core.offline import offline_sql
+        from syncdb_tui.core.project.offline import offline_sql
 
         try:
             env = self.resolved.get(env_name)
@@ -436,11 +434,12 @@ class MainScreen(FlowsMixin, Screen[None]):
             return "", [], f"{error.title}: {error.message}"
         if not rendered.rendered:
             return "", [], f"needs a live database: {rendered.needs_live_reason}"
-        engine = risk_engine()
+        from syncdb_tui.core.risk.analysis import analyse_sql
+
         findings: list[Any] = []
-        if engine is not None and rendered.sql.strip():
+        if rendered.sql.strip():
             analysis = await asyncio.to_thread(
-                engine.analyse_sql, rendered.sql, thresholds=self.config.risk, session_lock_timeout=True
+                analyse_sql, rendered.sql, thresholds=self.config.risk, session_lock_timeout=True
             )
             findings = list(analysis.findings)
         return rendered.sql, findings, ""

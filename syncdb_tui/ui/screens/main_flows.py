@@ -11,12 +11,10 @@ modal) with the same title, message and hint the CLI prints; nothing else escape
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from textual.worker import get_current_worker
@@ -30,22 +28,16 @@ from syncdb_tui.ui.screens.error import ErrorScreen
 
 if TYPE_CHECKING:
     from syncdb_tui.config import Config
-    from syncdb_tui.core.environments import Environment
-    from syncdb_tui.core.migrations import EnvironmentStatus, MigrateResult, PendingRevision
-    from syncdb_tui.core.revisions import Project, RevisionGraph
-
-
-def risk_engine() -> ModuleType | None:
-    """``core.risk`` when it is installed, else None (the UI then shows no findings)."""
-    try:
-        return importlib.import_module("syncdb_tui.core.risk")
-    except ImportError:
-        return None
+    from syncdb_tui.core.changes.migrate import MigrateResult
+    from syncdb_tui.core.envs.environments import Environment
+    from syncdb_tui.core.project.revisions import Project, RevisionGraph
+    from syncdb_tui.core.risk.judge import PendingRevision
+    from syncdb_tui.core.status import EnvironmentStatus
 
 
 def plan_markdown(title: str, plan: MigrateResult, judged: list[PendingRevision]) -> str:
     """A dry-run plan as Markdown: what would run, its risk and its SQL."""
-    from syncdb_tui.core.migrations import render_sql
+    from syncdb_tui.core.changes.migrate import render_sql
 
     lines = [f"# {title}", "", "**Dry run: nothing was changed.**", ""]
     lines.append(
@@ -190,10 +182,11 @@ class FlowsMixin(_ScreenBase):
         self.start_flow(self._migrate_flow(self.env_name, "head"), "migrate", self.env_name)
 
     async def _migrate_flow(self, env_name: str, target: str) -> None:
-        from syncdb_tui.core import migrations
+        from syncdb_tui.core.changes.migrate import plan_upgrade, upgrade
+        from syncdb_tui.core.risk.judge import worst_risk
 
         env = await self.environment(env_name)
-        plan = await asyncio.to_thread(migrations.plan_upgrade, self.project, env, target)
+        plan = await asyncio.to_thread(plan_upgrade, self.project, env, target)
         if not plan.revisions:
             self.notify(f"{env_name} is already at {', '.join(plan.before) or 'base'}: nothing to do")
             return
@@ -204,20 +197,18 @@ class FlowsMixin(_ScreenBase):
             )
             self.notify(f"dry run: {len(plan.revisions)} revision(s) would run on {env_name}; nothing was changed")
             return
-        worst = migrations.worst_risk(judged)
+        worst = worst_risk(judged)
         self._require_acknowledged(env, judged, worst)
-        from syncdb_tui.core.safety import confirmation_reasons
+        from syncdb_tui.core.envs.sessions import confirmation_reasons
 
         details = "\n".join(f"{item.revision} {item.message} — risk {item.risk}" for item in judged)
         await self.confirm_typed(env, "migrate", confirmation_reasons(env, risk_name=worst), details)
         async with self.job("migrate", env_name, f"migrate {env_name} → {target}", cancellable=False) as job:
             if env.config.wants_backup_before_migrate:
-                from syncdb_tui.core.backup import backup_before_migrate
+                from syncdb_tui.core.backups.backup import backup_before_migrate
 
                 await backup_before_migrate(self.config, env, progress=job.progress)
-            result = await asyncio.to_thread(
-                migrations.upgrade, self.project, env, target, progress=job.progress, plan=plan
-            )
+            result = await asyncio.to_thread(upgrade, self.project, env, target, progress=job.progress, plan=plan)
             job.summary = (
                 f"now at {', '.join(result.after)} ({len(result.revisions)} revision(s), {result.seconds:.1f} s)"
             )
@@ -225,12 +216,9 @@ class FlowsMixin(_ScreenBase):
         self.refresh_environment(env_name)
 
     async def _judge(self, env: Environment, plan: MigrateResult) -> list[PendingRevision]:
-        from syncdb_tui.core import migrations
+        from syncdb_tui.core.risk.judge import judge_with_env
 
-        if risk_engine() is None:
-            judged, _ = await migrations.judge_revisions(self.project, plan.revisions, conn=None, with_risk=False)
-            return judged
-        return await migrations.judge_plan(self.project, env, plan)
+        return await judge_with_env(self.project, env, plan.revisions)
 
     def _require_acknowledged(self, env: Environment, judged: list[PendingRevision], worst: str) -> None:
         from syncdb_tui.ui.widgets.risk_checklist import RiskChecklist
@@ -254,8 +242,9 @@ class FlowsMixin(_ScreenBase):
         self.start_flow(self._downgrade_flow(self.env_name), "downgrade", self.env_name)
 
     async def _downgrade_flow(self, env_name: str) -> None:
-        from syncdb_tui.core import migrations
-        from syncdb_tui.core.safety import confirmation_reasons
+        from syncdb_tui.core.changes.migrate import downgrade, plan_downgrade
+        from syncdb_tui.core.envs.sessions import confirmation_reasons
+        from syncdb_tui.core.risk.judge import worst_risk
         from syncdb_tui.ui.screens.downgrade import DowngradeScreen
 
         env = await self.environment(env_name)
@@ -274,7 +263,7 @@ class FlowsMixin(_ScreenBase):
         target = await self.app.push_screen_wait(DowngradeScreen(env_name, status.current, below))
         if target is None:
             return
-        plan = await asyncio.to_thread(migrations.plan_downgrade, self.project, env, target)
+        plan = await asyncio.to_thread(plan_downgrade, self.project, env, target)
         if not plan.revisions:
             self.notify(f"{env_name} is already at {target}: nothing to do")
             return
@@ -287,17 +276,15 @@ class FlowsMixin(_ScreenBase):
                 f"dry run: {len(plan.revisions)} revision(s) would be undone on {env_name}; nothing was changed"
             )
             return
-        reasons = confirmation_reasons(env, risk_name=migrations.worst_risk(judged))
+        reasons = confirmation_reasons(env, risk_name=worst_risk(judged))
         details = "\n".join(f"undo {item.revision} {item.message} — risk {item.risk}" for item in judged)
         await self.confirm_typed(env, "downgrade", reasons, details)
         async with self.job("downgrade", env_name, f"downgrade {env_name} → {target}", cancellable=False) as job:
             if env.config.wants_backup_before_migrate:
-                from syncdb_tui.core.backup import backup_before_migrate
+                from syncdb_tui.core.backups.backup import backup_before_migrate
 
                 await backup_before_migrate(self.config, env, progress=job.progress)
-            result = await asyncio.to_thread(
-                migrations.downgrade, self.project, env, target, progress=job.progress, plan=plan
-            )
+            result = await asyncio.to_thread(downgrade, self.project, env, target, progress=job.progress, plan=plan)
             job.summary = f"now at {', '.join(result.after) or 'base'} ({len(result.revisions)} undone)"
         self.notify(f"{env_name}: downgrade done; now at {', '.join(result.after) or 'base'}", title="downgraded")
         self.refresh_environment(env_name)
@@ -308,7 +295,7 @@ class FlowsMixin(_ScreenBase):
         self.start_flow(self._generate_flow(self.env_name), "generate", self.env_name)
 
     async def _generate_flow(self, env_name: str) -> None:
-        from syncdb_tui.core import migrations
+        from syncdb_tui.core.project.generate import generate
         from syncdb_tui.ui.screens.generate import GenerateScreen
 
         env = await self.environment(env_name)
@@ -316,7 +303,7 @@ class FlowsMixin(_ScreenBase):
         if message is None:
             return
         async with self.job("generate", env_name, f"generate '{message}'") as job:
-            result = await asyncio.to_thread(migrations.generate, self.project, env, message, dry_run=self.dry_run)
+            result = await asyncio.to_thread(generate, self.project, env, message, dry_run=self.dry_run)
             job.summary = f"{result.revision} {'(dry run)' if result.dry_run else result.path}"
         lines = [f"# New revision {result.revision}", "", f"Message: {result.message}", ""]
         if result.dry_run:
@@ -324,7 +311,7 @@ class FlowsMixin(_ScreenBase):
         else:
             lines += [f"Written to `{result.path}`.", ""]
             self.refresh_all(reload_graph=True)
-            from syncdb_tui.core.risk import worst_severity
+            from syncdb_tui.core.risk.analysis import worst_severity
 
             sql, findings, note = await self._new_revision_risk(result.revision, env)
             worst = worst_severity(findings).name
@@ -340,17 +327,16 @@ class FlowsMixin(_ScreenBase):
         self.show_markdown(f"generated {result.revision}", "\n".join(lines), result.path)
 
     async def _new_revision_risk(self, revision: str, env: Environment) -> tuple[str, list[Any], str]:
-        from syncdb_tui.core.offline import offline_sql
+        from syncdb_tui.core.project.offline import offline_sql
 
         rendered = await asyncio.to_thread(offline_sql, self.project, revision, "upgrade", env)
         if not rendered.rendered:
             return "", [], f"needs a live database: {rendered.needs_live_reason}"
-        engine = risk_engine()
-        if engine is None:
-            return rendered.sql, [], "the risk engine is not installed"
+        from syncdb_tui.core.risk.analysis import analyse_sql
+
         return (
             rendered.sql,
-            list(engine.analyse_sql(rendered.sql, thresholds=self.config.risk, session_lock_timeout=True).findings),
+            list(analyse_sql(rendered.sql, thresholds=self.config.risk, session_lock_timeout=True).findings),
             "",
         )
 
@@ -360,7 +346,8 @@ class FlowsMixin(_ScreenBase):
         self.start_flow(self._push_flow(self.env_name), "push", self.env_name)
 
     async def _push_flow(self, env_name: str) -> None:
-        push = _core_module("push", "push")
+        from syncdb_tui.core.schema import push
+
         env = await self.environment(env_name)
         plan = await push.plan_push(self.config, env)
         if plan.is_empty:
@@ -386,7 +373,8 @@ class FlowsMixin(_ScreenBase):
         self.start_flow(self._seed_flow(self.env_name), "seed", self.env_name)
 
     async def _seed_flow(self, env_name: str) -> None:
-        seed = _core_module("seed", "seed")
+        from syncdb_tui.core import seed
+
         env = await self.environment(env_name)
         if self.dry_run:
             self.notify(
@@ -419,7 +407,7 @@ class FlowsMixin(_ScreenBase):
         self.start_flow(self._backup_flow(self.env_name), "backup", self.env_name)
 
     async def _backup_flow(self, env_name: str) -> None:
-        from syncdb_tui.core import backup
+        from syncdb_tui.core.backups import backup
         from syncdb_tui.ui.screens.backup import BackupScreen
 
         env = await self.environment(env_name)
@@ -452,7 +440,7 @@ class FlowsMixin(_ScreenBase):
         self.start_flow(self._restore_flow(self.env_name), "restore", self.env_name)
 
     async def _restore_flow(self, env_name: str) -> None:
-        from syncdb_tui.core import backup, restore
+        from syncdb_tui.core.backups import backup, restore
         from syncdb_tui.ui.screens.restore import RestoreScreen
 
         env = await self.environment(env_name)
@@ -517,13 +505,6 @@ class FlowsMixin(_ScreenBase):
 
         if isinstance(self.app, SyncdbApp):
             self.app.open_explorer(self.env_name)
-
-
-def _core_module(name: str, verb: str) -> ModuleType:
-    try:
-        return importlib.import_module(f"syncdb_tui.core.{name}")
-    except ImportError:
-        raise UsageError(f"{verb} is not available in this build", hint=f"use `syncdb {verb}` once it is") from None
 
 
 def _shown_path(path: Path, config: Config) -> Path:

@@ -17,7 +17,7 @@ from textual.widgets import Button, DataTable, Input, Label, RadioButton, RadioS
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
-    from syncdb_tui.core.backup_manifest import BackupEntry
+    from syncdb_tui.core.backups.manifest import BackupEntry
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from syncdb_tui.ui.actions import bindings
 
 if TYPE_CHECKING:
     from syncdb_tui.config import EnvironmentConfig
-    from syncdb_tui.core.migrations import EnvironmentStatus
+    from syncdb_tui.core.status import EnvironmentStatus
 
 PROTECTED_STYLE = "bold red"
 COLUMNS = (

@@ -7,9 +7,9 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from syncdb_tui.core.explorer import Page, display_value
-from syncdb_tui.core.explorer_catalog import TableInfo
-from syncdb_tui.core.explorer_query import Sort
+from syncdb_tui.core.explorer.catalog import TableInfo
+from syncdb_tui.core.explorer.query import Sort
+from syncdb_tui.core.explorer.session import Page, display_value
 
 NULL_STYLE = "italic #888888"
 CELL_LIMIT = 40

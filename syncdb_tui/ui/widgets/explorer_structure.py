@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from syncdb_tui.core.explorer_catalog import TableInfo
+from syncdb_tui.core.explorer.catalog import TableInfo
 from syncdb_tui.ui.widgets.explorer_tree import human_bytes, human_rows
 
 

@@ -11,8 +11,8 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from syncdb_tui.core.explorer_catalog import RelationSummary
-from syncdb_tui.core.explorer_query import TableRef
+from syncdb_tui.core.explorer.catalog import RelationSummary
+from syncdb_tui.core.explorer.query import TableRef
 
 KIND_ICONS = {"table": "▦", "partitioned table": "▤", "view": "◇", "materialized view": "◆", "foreign table": "⇄"}
 

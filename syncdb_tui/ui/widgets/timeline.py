@@ -29,8 +29,8 @@ from syncdb_tui.ui.widgets.timeline_graph import layout
 if TYPE_CHECKING:
     from textual import events
 
-    from syncdb_tui.core.migrations import EnvironmentStatus
-    from syncdb_tui.core.revisions import RevisionGraph, RevisionInfo
+    from syncdb_tui.core.project.revisions import RevisionGraph, RevisionInfo
+    from syncdb_tui.core.status import EnvironmentStatus
 
 RISK_STYLES = {"HIGH": "bold red", "MEDIUM": "yellow", "LOW": "green"}
 MARKERS = {

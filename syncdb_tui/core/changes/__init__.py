@@ -1,0 +1,1 @@
+"""The change pipeline: plan, policy, executor, ledger, post-flight."""

@@ -1,0 +1,379 @@
+"""Environments: where a database lives, how to reach it, and how to show it safely.
+
+Who calls what: front ends call :func:`resolve` (or :func:`resolve_async`) to
+turn a configured environment into an :class:`Environment`; core modules call
+:func:`connect` for asyncpg connections, :meth:`ConnectionInfo.sqlalchemy_url`
+for Alembic, and :meth:`ConnectionInfo.libpq_env` for child processes
+(pg_dump, pg_restore, psql), which receive the password in their environment
+and never on their command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from syncdb_tui.core.envs.embedded import EmbeddedServer, ensure_server
+from syncdb_tui.core.errors import ConfigError, UnreachableError
+from syncdb_tui.core.secrets import mask_url, redact, register_secret
+
+if TYPE_CHECKING:
+    import asyncpg
+    from sqlalchemy.engine import URL
+
+    from syncdb_tui.config import Config, EnvironmentConfig
+
+CONNECT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """The parts of a PostgreSQL URL; ``password`` is never shown."""
+
+    host: str | None
+    port: int | None
+    user: str | None
+    database: str
+    password: str | None = field(default=None, repr=False)
+    driver: str | None = None
+    """The SQLAlchemy driver named in the URL (``asyncpg``, ``psycopg``…), if any."""
+    params: tuple[tuple[str, str], ...] = ()
+    """Other query parameters (``sslmode``…)."""
+
+    def __post_init__(self) -> None:
+        register_secret(self.password)
+
+    @classmethod
+    def from_url(cls, url: str) -> ConnectionInfo:
+        """Parse ``postgresql[+driver]://user:pass@host:port/db?host=/socket&sslmode=…``.
+
+        Raises:
+            ConfigError: the URL cannot be parsed.
+        """
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as error:
+            raise ConfigError(
+                f"cannot parse the database URL {mask_url(url)}: {redact(str(error))}",
+                hint="write postgresql://user:password@host:5432/dbname",
+                title="invalid URL",
+            ) from error
+        scheme = parts.scheme
+        driver = scheme.split("+", 1)[1] if "+" in scheme else None
+        query = dict(parse_qsl(parts.query))
+        host = query.pop("host", None) or (unquote(parts.hostname) if parts.hostname else None)
+        if "port" in query:
+            port = int(query.pop("port"))
+        user = query.pop("user", None) or (unquote(parts.username) if parts.username else None)
+        password = query.pop("password", None) or (unquote(parts.password) if parts.password is not None else None)
+        database = unquote(parts.path.lstrip("/")) or query.pop("dbname", "") or (user or "postgres")
+        return cls(
+            host=host,
+            port=port,
+            user=user,
+            database=database,
+            password=password or None,
+            driver=driver,
+            params=tuple(sorted(query.items())),
+        )
+
+    @property
+    def display(self) -> str:
+        """``user@host:port/db`` with no password, for screens and reports."""
+        where = self.host or "localhost"
+        if self.port:
+            where = f"{where}:{self.port}"
+        user = f"{self.user}@" if self.user else ""
+        return f"{user}{where}/{self.database}"
+
+    def with_database(self, database: str) -> ConnectionInfo:
+        """The same server, another database."""
+        return ConnectionInfo(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            database=database,
+            password=self.password,
+            driver=self.driver,
+            params=self.params,
+        )
+
+    def asyncpg_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``asyncpg.connect``."""
+        kwargs: dict[str, Any] = {"database": self.database}
+        if self.host:
+            kwargs["host"] = self.host
+        if self.port:
+            kwargs["port"] = self.port
+        if self.user:
+            kwargs["user"] = self.user
+        if self.password:
+            kwargs["password"] = self.password
+        ssl = dict(self.params).get("sslmode")
+        if ssl:
+            kwargs["ssl"] = ssl
+        return kwargs
+
+    def sqlalchemy_url(self, driver: str | None = None) -> URL:
+        """A SQLAlchemy URL object (the password is kept inside, never rendered)."""
+        from sqlalchemy.engine import URL
+
+        chosen = driver or self.driver
+        query = dict(self.params)
+        if self.host and self.host.startswith("/"):
+            query["host"] = self.host
+            host = None
+        else:
+            host = self.host
+        return URL.create(
+            drivername=f"postgresql+{chosen}" if chosen else "postgresql",
+            username=self.user,
+            password=self.password,
+            host=host,
+            port=self.port,
+            database=self.database,
+            query=query,
+        )
+
+    def libpq_env(self) -> dict[str, str]:
+        """PG* variables for a child process (the password travels here, not in argv)."""
+        env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+        for key in ("PGPASSFILE", "PGSSLROOTCERT", "PGSERVICEFILE", "PGSSLCERT", "PGSSLKEY"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        if self.host:
+            env["PGHOST"] = self.host
+        if self.port:
+            env["PGPORT"] = str(self.port)
+        if self.user:
+            env["PGUSER"] = self.user
+        env["PGDATABASE"] = self.database
+        password = self.password or os.environ.get("PGPASSWORD")
+        register_secret(password)
+        if password:
+            env["PGPASSWORD"] = password
+        sslmode = dict(self.params).get("sslmode")
+        if sslmode:
+            env["PGSSLMODE"] = sslmode
+        env["PGAPPNAME"] = "syncdb"
+        env["PGCONNECT_TIMEOUT"] = str(int(CONNECT_TIMEOUT))
+        return env
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A configured environment, resolved to something that can be connected to."""
+
+    name: str
+    protected: bool
+    conninfo: ConnectionInfo
+    config: EnvironmentConfig
+    embedded: EmbeddedServer | None = None
+
+    @property
+    def database(self) -> str:
+        return self.conninfo.database
+
+    @property
+    def display_url(self) -> str:
+        """Where the environment lives, safe to show anywhere."""
+        if self.embedded is not None:
+            return f"embedded:{self.conninfo.database} ({self.embedded.pgdata})"
+        return self.conninfo.display
+
+    def __repr__(self) -> str:
+        return f"Environment(name={self.name!r}, url={self.display_url!r}, protected={self.protected})"
+
+
+def resolve(config: Config, name: str | None = None) -> Environment:
+    """Resolve the environment ``name`` (default: the config's default one).
+
+    For an embedded environment this starts (or joins) the embedded server and
+    creates its database if needed: it blocks for up to a few seconds, so call it
+    from a thread or through :func:`resolve_async`.
+
+    Raises:
+        ConfigError: unknown environment or invalid URL.
+        OperationError: the embedded server would not start.
+    """
+    env_config = config.environment(name)
+    return resolve_config(config, env_config)
+
+
+def resolve_config(config: Config, env_config: EnvironmentConfig) -> Environment:
+    """Resolve one :class:`EnvironmentConfig` of ``config``.
+
+    Raises:
+        ConfigError: the environment's URL uses a variable that is not set.
+    """
+    if env_config.unresolved is not None:
+        raise env_config.unresolved
+    if env_config.is_embedded:
+        server = ensure_server(config.data_dir)
+        database = env_config.database or env_config.name
+        ensure_embedded_database(server, database)
+        conninfo = ConnectionInfo(host=str(server.socket_dir), port=None, user=server.user, database=database)
+        return Environment(
+            name=env_config.name,
+            protected=env_config.protected,
+            conninfo=conninfo,
+            config=env_config,
+            embedded=server,
+        )
+    return Environment(
+        name=env_config.name,
+        protected=env_config.protected,
+        conninfo=ConnectionInfo.from_url(env_config.url),
+        config=env_config,
+    )
+
+
+async def resolve_async(config: Config, name: str | None = None) -> Environment:
+    """:func:`resolve` off the event loop."""
+    return await asyncio.to_thread(resolve, config, name)
+
+
+def ensure_embedded_database(server: EmbeddedServer, database: str) -> None:
+    """Create ``database`` on the embedded server if it does not exist (blocking)."""
+    import subprocess
+
+    psql = server.bin_dir / "psql"
+    env = ConnectionInfo(host=str(server.socket_dir), port=None, user=server.user, database="postgres").libpq_env()
+    quoted = database.replace("'", "''")
+    check = subprocess.run(
+        [str(psql), "-XAtq", "-c", f"SELECT 1 FROM pg_database WHERE datname = '{quoted}'"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check.stdout.strip() == "1":
+        return
+    ident = '"' + database.replace('"', '""') + '"'
+    created = subprocess.run(
+        [str(psql), "-XAtq", "-c", f"CREATE DATABASE {ident}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if created.returncode != 0 and "already exists" not in created.stderr:
+        raise UnreachableError(
+            f"cannot create the embedded database {database!r}: {created.stderr.strip()}",
+            hint="check the embedded server's log under .syncdb/pgdata/log",
+        )
+
+
+def translate_connect_error(env_name: str, conninfo: ConnectionInfo, error: BaseException) -> UnreachableError:
+    """Turn a driver's connection error into one clear :class:`UnreachableError`."""
+    import asyncpg
+
+    where = conninfo.display
+    if isinstance(error, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError):
+        return UnreachableError(
+            f"{env_name}: the server at {where} rejected the login of user {conninfo.user!r}: {redact(str(error))}",
+            hint="check the password in the environment's URL variable, PGPASSWORD or ~/.pgpass",
+            title="authentication failed",
+        )
+    if isinstance(error, asyncpg.InvalidCatalogNameError):
+        return UnreachableError(
+            f"{env_name}: the database {conninfo.database!r} does not exist on {where}",
+            hint=f"create it (createdb {conninfo.database}) or fix the database name in the URL",
+            title="database missing",
+        )
+    if isinstance(error, socket.gaierror):
+        return UnreachableError(
+            f"{env_name}: the host {conninfo.host!r} could not be resolved ({error.strerror})",
+            hint="check the host name in the environment's URL",
+            title=f"{env_name} unreachable",
+        )
+    if isinstance(error, TimeoutError | asyncio.TimeoutError):
+        return UnreachableError(
+            f"{env_name}: no answer from {where} within {CONNECT_TIMEOUT:.0f} s",
+            hint="check that the server is up and that a firewall lets you through",
+            title=f"{env_name} unreachable",
+        )
+    if isinstance(error, OSError):
+        reason = error.strerror or str(error)
+        return UnreachableError(
+            f"{env_name}: cannot connect to {where}: {redact(reason)}",
+            hint="check that PostgreSQL is running there and that host and port are right",
+            title=f"{env_name} unreachable",
+        )
+    return UnreachableError(
+        f"{env_name}: cannot connect to {where}: {redact(str(error))}",
+        hint="check the environment's URL and the server's log",
+        title=f"{env_name} unreachable",
+    )
+
+
+async def connect(
+    env: Environment,
+    *,
+    database: str | None = None,
+    timeout: float = CONNECT_TIMEOUT,
+    server_settings: dict[str, str] | None = None,
+) -> asyncpg.Connection:
+    """Open an asyncpg connection to ``env`` (or another ``database`` on its server).
+
+    Raises:
+        UnreachableError: the server cannot be reached, the login is rejected, or the
+            database does not exist.
+    """
+    import asyncpg
+
+    conninfo = env.conninfo.with_database(database) if database else env.conninfo
+    settings = {"application_name": "syncdb", **(server_settings or {})}
+    try:
+        return await asyncpg.connect(**conninfo.asyncpg_kwargs(), timeout=timeout, server_settings=settings)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        raise translate_connect_error(env.name, conninfo, error) from None
+    except asyncpg.InterfaceError as error:
+        raise translate_connect_error(env.name, conninfo, error) from None
+
+
+@asynccontextmanager
+async def connection(env: Environment, **kwargs: Any) -> AsyncIterator[asyncpg.Connection]:
+    """``async with connection(env) as conn:`` — :func:`connect` that always closes."""
+    conn = await connect(env, **kwargs)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What a short probe learns about a reachable server."""
+
+    server_version: str
+    server_version_num: int
+    database: str
+    user: str
+
+
+async def probe(env: Environment) -> ServerInfo:
+    """Connect once and read the server's version.
+
+    Raises:
+        UnreachableError: as :func:`connect`.
+    """
+    async with connection(env) as conn:
+        row = await conn.fetchrow(
+            "SELECT current_setting('server_version') AS v, current_setting('server_version_num')::int AS n,"
+            " current_database() AS db, current_user AS u"
+        )
+    assert row is not None
+    return ServerInfo(
+        server_version=str(row["v"]).split(" ")[0],
+        server_version_num=int(row["n"]),
+        database=str(row["db"]),
+        user=str(row["u"]),
+    )

@@ -1,0 +1,301 @@
+"""The project's Alembic scripts: configuration and the revision graph.
+
+Who calls what: :class:`Project` is built once per config (``Project.from_config``)
+and shared; ``migrations.py`` asks it for the graph and for an Alembic
+``Config`` bound to an environment; ``offline.py`` renders SQL from its cached
+``ScriptDirectory``.  Reading the graph runs no Alembic command, so it needs no
+lock beyond the one that guards script loading.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from syncdb_tui.core.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    from syncdb_tui.config import Config
+    from syncdb_tui.core.envs.environments import Environment
+
+ALEMBIC_LOCK = threading.RLock()
+"""Held around every Alembic call: Alembic swaps module globals per command."""
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    """One revision of the history."""
+
+    revision: str
+    down_revisions: tuple[str, ...]
+    branch_labels: tuple[str, ...]
+    message: str
+    date: str
+    path: str
+    is_head: bool
+    is_base: bool
+    is_merge: bool
+    is_branch_point: bool
+
+
+@dataclass(frozen=True)
+class RevisionGraph:
+    """The whole history, newest first."""
+
+    revisions: tuple[RevisionInfo, ...]
+    heads: tuple[str, ...]
+    bases: tuple[str, ...]
+
+    @cached_property
+    def by_id(self) -> dict[str, RevisionInfo]:
+        return {info.revision: info for info in self.revisions}
+
+    def ancestors(self, revisions: list[str] | tuple[str, ...]) -> set[str]:
+        """``revisions`` and everything below them (what is applied when they are current)."""
+        seen: set[str] = set()
+        stack = [rev for rev in revisions if rev in self.by_id]
+        while stack:
+            rev = stack.pop()
+            if rev in seen:
+                continue
+            seen.add(rev)
+            stack.extend(self.by_id[rev].down_revisions)
+        return seen
+
+    def upgrade_order(self) -> list[str]:
+        """Every revision, oldest first (parents before children)."""
+        return [info.revision for info in reversed(self.revisions)]
+
+
+def _syntax_message(error: SyntaxError) -> str:
+    where = f"{error.filename}, line {error.lineno}" if error.filename else f"line {error.lineno}"
+    return f"{where}: {error.msg}"
+
+
+@contextmanager
+def translate_script_errors(project_dir: Path | str, *, commands: bool = True) -> Iterator[None]:
+    """Turn errors from loading revision files into one clear :class:`ConfigError`.
+
+    With ``commands=False`` Alembic's ``CommandError`` passes through (the caller
+    knows better what a refusal of a running command means).
+    """
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
+    class _Never(Exception):
+        pass
+
+    command_error: type[Exception] = CommandError if commands else _Never
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught_now:
+            warnings.simplefilter("always")
+            try:
+                yield
+            finally:
+                caught.extend(caught_now)
+    except SyntaxError as error:
+        raise ConfigError(
+            f"a revision file has a syntax error: {_syntax_message(error)}",
+            hint="fix the file (python -m py_compile FILE shows the same error), then run syncdb again",
+            title="broken revision file",
+        ) from None
+    except (RevisionError, KeyError) as error:
+        text = "; ".join(str(w.message) for w in caught if "is not present" in str(w.message)) or str(error).strip(
+            "'\""
+        )
+        raise ConfigError(
+            f"the revision history in {project_dir} is inconsistent: {text}",
+            hint="check each revision's down_revision: it must name an existing revision id",
+            title="broken revision history",
+        ) from None
+    except command_error as error:
+        raise ConfigError(
+            f"Alembic cannot read the scripts in {project_dir}: {error}",
+            hint="check script_location / alembic.ini in your syncdb config",
+            title="broken Alembic project",
+        ) from None
+    except ImportError as error:
+        raise ConfigError(
+            f"a revision file in {project_dir} imports something that is missing: {error}",
+            hint="install the missing package or fix the import",
+            title="broken revision file",
+        ) from None
+
+
+class Project:
+    """The Alembic project of a syncdb config: its scripts and its revision graph."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._script: ScriptDirectory | None = None
+        self._graph: RevisionGraph | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: Config) -> Project:
+        return cls(config)
+
+    @property
+    def script_location(self) -> Path:
+        if self.config.script_location is not None:
+            return self.config.script_location
+        return Path(self.alembic_config().get_main_option("script_location") or "migrations")
+
+    def alembic_config(self, env: Environment | None = None, *, driver: str | None = None) -> AlembicConfig:
+        """A fresh Alembic ``Config`` for this project, pointed at ``env``'s database."""
+        from alembic.config import Config as AlembicConfig
+
+        if self.config.alembic_ini is not None:
+            ini = self.config.alembic_ini
+            cfg = AlembicConfig(str(ini))
+            location = cfg.get_main_option("script_location") or "migrations"
+            if not Path(location).is_absolute() and "%(here)s" not in location:
+                cfg.set_main_option("script_location", str((ini.parent / location).resolve()))
+        else:
+            cfg = AlembicConfig()
+            cfg.set_main_option("script_location", str(self.config.script_location))
+        if env is not None:
+            url = env.conninfo.sqlalchemy_url(driver or self.preferred_driver(env))
+            cfg.attributes["sqlalchemy_url"] = url
+            cfg.attributes["syncdb_environment"] = env.name
+            rendered = url.render_as_string(hide_password=False).replace("%", "%%")
+            cfg.set_main_option("sqlalchemy.url", rendered)
+        return cfg
+
+    @cached_property
+    def env_py_text(self) -> str:
+        path = self.script_location / "env.py"
+        try:
+            return path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    @property
+    def env_py_is_async(self) -> bool:
+        return "async_engine_from_config" in self.env_py_text or "create_async_engine" in self.env_py_text
+
+    @property
+    def env_py_shares_connection(self) -> bool:
+        """Whether env.py uses a connection passed in ``config.attributes["connection"]``."""
+        text = self.env_py_text
+        return (
+            'attributes.get("connection"' in text
+            or "attributes['connection']" in text
+            or ('attributes["connection"]' in text)
+        )
+
+    def preferred_driver(self, env: Environment) -> str:
+        """The SQLAlchemy driver for ``env``: the URL's own, else one that fits env.py."""
+        if env.conninfo.driver:
+            return env.conninfo.driver
+        if self.env_py_is_async:
+            return "asyncpg"
+        for module, driver in (("psycopg2", "psycopg2"), ("psycopg", "psycopg")):
+            try:
+                __import__(module)
+            except ImportError:
+                continue
+            return driver
+        return "asyncpg"
+
+    def script(self) -> ScriptDirectory:
+        """The cached ``ScriptDirectory`` (revision files are read once)."""
+        with self._lock:
+            if self._script is None:
+                from alembic.script import ScriptDirectory
+
+                if not self.script_location.is_dir():
+                    raise ConfigError(
+                        f"the Alembic script directory {self.script_location} does not exist",
+                        hint="fix script_location in your syncdb config",
+                        title="missing script directory",
+                    )
+                with ALEMBIC_LOCK, translate_script_errors(self.script_location):
+                    self._script = ScriptDirectory.from_config(self.alembic_config())
+            return self._script
+
+    def graph(self) -> RevisionGraph:
+        """The revision graph (loaded once).
+
+        Raises:
+            ConfigError: a revision file does not compile or a down_revision points nowhere.
+        """
+        with self._lock:
+            if self._graph is not None:
+                return self._graph
+        script = self.script()
+        with ALEMBIC_LOCK, translate_script_errors(self.script_location):
+            revision_map = script.revision_map
+            heads = tuple(revision_map.heads)
+            bases = tuple(revision_map.bases)
+            infos = []
+            for rev in script.walk_revisions("base", "heads"):
+                down = rev.down_revision
+                downs = tuple(down) if isinstance(down, tuple | list) else ((down,) if down else ())
+                infos.append(
+                    RevisionInfo(
+                        revision=rev.revision,
+                        down_revisions=downs,
+                        branch_labels=tuple(sorted(rev.branch_labels or ())),
+                        message=(rev.doc or "").strip().splitlines()[0] if rev.doc else "",
+                        date=_revision_date(rev),
+                        path=str(rev.path),
+                        is_head=rev.is_head,
+                        is_base=rev.is_base,
+                        is_merge=rev.is_merge_point,
+                        is_branch_point=rev.is_branch_point,
+                    )
+                )
+        graph = RevisionGraph(revisions=tuple(infos), heads=heads, bases=bases)
+        with self._lock:
+            self._graph = graph
+        return graph
+
+    def resolve_target(self, target: str) -> str:
+        """Check that ``target`` names something Alembic knows.
+
+        Raises:
+            UsageError: no revision matches (the message lists the heads).
+        """
+        from alembic.script.revision import RevisionError
+        from alembic.util import CommandError
+
+        if target in ("head", "heads", "base") or target.startswith(("-", "+")):
+            return target
+        script = self.script()
+        try:
+            with ALEMBIC_LOCK:
+                found = script.get_revisions(target)
+        except (RevisionError, CommandError, KeyError) as error:
+            heads = ", ".join(self.graph().heads) or "(none)"
+            raise UsageError(
+                f"there is no revision {target!r} in {self.script_location}: {error}",
+                hint=f"use a revision id, a unique prefix of one, 'head' or 'base' (heads: {heads})",
+                title="unknown revision",
+            ) from None
+        if not found:
+            raise UsageError(f"there is no revision {target!r}", title="unknown revision")
+        return target
+
+
+def _revision_date(rev: object) -> str:
+    module = getattr(rev, "module", None)
+    doc = getattr(module, "__doc__", "") or ""
+    for line in doc.splitlines():
+        if line.strip().lower().startswith("create date:"):
+            return line.split(":", 1)[1].strip()
+    create_date = getattr(module, "create_date", None)
+    if isinstance(create_date, datetime):
+        return create_date.isoformat()
+    return ""

@@ -1,0 +1,259 @@
+"""Running an Alembic command that writes, safely, from a thread.
+
+Each call runs on its own event loop in the calling thread (never the UI's):
+it takes the migration advisory lock, sets ``lock_timeout``, watches for
+blocking sessions, and runs the command with the connection-sharing recipe when
+the project's env.py accepts ``config.attributes["connection"]``; otherwise
+env.py opens its own connection (and may call ``asyncio.run`` itself, which is
+why this runs off any running loop).  A lock timeout is retried with backoff;
+the last one names the session in the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from syncdb_tui.core.envs.sessions import MIGRATE_APPLICATION_NAME, BlockerWatch, acquire_advisory_lock
+from syncdb_tui.core.errors import OperationError, SyncdbError, UsageError
+from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
+from syncdb_tui.core.project.revisions import ALEMBIC_LOCK, Project, translate_script_errors
+from syncdb_tui.core.secrets import redact
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+    from syncdb_tui.core.envs.environments import Environment
+
+AlembicCall = Callable[["AlembicConfig"], Any]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a command run produced."""
+
+    value: Any
+    attempts: int
+    seconds: float
+    log: str
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for attr in ("sqlstate", "pgcode"):
+            value = getattr(current, attr, None)
+            if isinstance(value, str):
+                return value
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return None
+
+
+def pg_message(error: BaseException) -> str:
+    current: BaseException = error
+    orig = getattr(error, "orig", None)
+    if orig is not None:
+        current = orig
+    text = str(current).strip()
+    for marker in ("<class '", "[SQL:"):
+        if marker in text and text.index(marker) > 0:
+            text = text[: text.index(marker)].strip()
+    if text.startswith("<class '"):
+        text = text.split(">: ", 1)[-1]
+    return redact(text.splitlines()[0] if text else type(error).__name__)
+
+
+def run_alembic(
+    project: Project,
+    env: Environment,
+    call: AlembicCall,
+    *,
+    action: str,
+    revision_after_failure: Callable[[], str] | None = None,
+    progress: ProgressCallback | None = None,
+    retry_on_lock_timeout: bool = True,
+    on_version: Callable[[tuple[str, ...]], None] | None = None,
+    take_lock: bool = True,
+) -> RunOutcome:
+    """Run ``call(alembic_config)`` against ``env`` under the migration lock (blocking).
+
+    ``take_lock=False``: the caller already holds the migration lock (the executor).
+
+    Raises:
+        OperationError: the lock is held elsewhere, a lock timeout persisted after the
+            retries (naming the blocker), or PostgreSQL rejected a statement.
+        UnreachableError: the database cannot be reached.
+    """
+    config = project.config
+    attempts = 0
+    started = time.monotonic()
+    while True:
+        attempts += 1
+        try:
+            value, log = asyncio.run(
+                _run_once(project, env, call, progress=progress, on_version=on_version, take_lock=take_lock)
+            )
+            return RunOutcome(value, attempts, time.monotonic() - started, log)
+        except _LockTimeout as timeout:
+            if not retry_on_lock_timeout or attempts > config.lock_retries:
+                raise OperationError(
+                    f"{action} on {env.name} gave up after {attempts} attempt(s): a statement waited "
+                    f"longer than lock_timeout ({config.lock_timeout:g} s) for a lock held by "
+                    f"{timeout.blockers}",
+                    hint="let that session finish or stop it, then run again (nothing of the blocked "
+                    "revision was applied)",
+                    title="migration blocked",
+                ) from None
+            delay = min(2 ** (attempts - 1), 8)
+            emit(
+                progress,
+                JobProgress(
+                    phase=f"blocked by {timeout.blockers}; retrying in {delay} s",
+                    detail=f"attempt {attempts + 1} of {config.lock_retries + 1}",
+                ),
+            )
+            time.sleep(delay)
+        except SyncdbError:
+            raise
+        except Exception as error:
+            where = revision_after_failure() if revision_after_failure else ""
+            raise OperationError(
+                f"{action} on {env.name} failed{where}: {pg_message(error)}",
+                hint="see PostgreSQL's message above; SYNCDB_DEBUG=1 shows the traceback",
+                title=f"{action} failed",
+            ) from error
+
+
+class _LockTimeout(Exception):
+    def __init__(self, blockers: str) -> None:
+        super().__init__(blockers)
+        self.blockers = blockers
+
+
+async def _run_once(
+    project: Project,
+    env: Environment,
+    call: AlembicCall,
+    *,
+    progress: ProgressCallback | None,
+    on_version: Callable[[tuple[str, ...]], None] | None = None,
+    take_lock: bool = True,
+) -> tuple[Any, str]:
+    from syncdb_tui.core.envs.environments import connect
+
+    config = project.config
+    lock_conn = await connect(env, server_settings={"application_name": "syncdb lock"})
+    watch = BlockerWatch(env, on_version=on_version)
+    try:
+        if take_lock:
+            await acquire_advisory_lock(lock_conn, env.database, config.migrate_lock_wait)
+        await watch.start()
+        if project.env_py_shares_connection:
+            return await _run_shared(project, env, call, watch)
+        return await _run_unshared(project, env, call)
+    except Exception as error:
+        if _sqlstate(error) == "55P03":
+            raise _LockTimeout(watch.describe()) from error
+        raise
+    finally:
+        await watch.stop()
+        try:
+            await lock_conn.close()
+        except Exception:
+            pass
+
+
+def _lock_timeout_ms(project: Project) -> int:
+    return max(1, int(project.config.lock_timeout * 1000))
+
+
+async def _run_shared(project: Project, env: Environment, call: AlembicCall, watch: BlockerWatch) -> tuple[Any, str]:
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    url = env.conninfo.sqlalchemy_url("asyncpg")
+    engine = create_async_engine(
+        url,
+        poolclass=NullPool,
+        connect_args={
+            "server_settings": {
+                "application_name": MIGRATE_APPLICATION_NAME,
+                "lock_timeout": f"{_lock_timeout_ms(project)}ms",
+            }
+        },
+    )
+    stdout = io.StringIO()
+    try:
+        async with engine.connect() as conn:
+            pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
+            await conn.commit()
+            watch.pids.append(int(pid or 0))
+            cfg = project.alembic_config(env, driver="asyncpg")
+            cfg.stdout = stdout
+
+            def run(sync_conn: Any) -> Any:
+                cfg.attributes["connection"] = sync_conn
+                with (
+                    ALEMBIC_LOCK,
+                    translate_script_errors(project.script_location, commands=False),
+                    contextlib.redirect_stdout(stdout),
+                ):
+                    return call(cfg)
+
+            value = await conn.run_sync(run)
+            if conn.in_transaction():
+                await conn.commit()
+            return value, stdout.getvalue()
+    finally:
+        await engine.dispose()
+
+
+async def _run_unshared(project: Project, env: Environment, call: AlembicCall) -> tuple[Any, str]:
+    stdout = io.StringIO()
+    cfg = project.alembic_config(env)
+    cfg.stdout = stdout
+
+    def run() -> Any:
+        saved = {key: os.environ.get(key) for key in ("PGOPTIONS", "PGAPPNAME")}
+        os.environ["PGOPTIONS"] = f"-c lock_timeout={_lock_timeout_ms(project)}"
+        os.environ["PGAPPNAME"] = MIGRATE_APPLICATION_NAME
+        try:
+            with (
+                ALEMBIC_LOCK,
+                translate_script_errors(project.script_location, commands=False),
+                contextlib.redirect_stdout(stdout),
+            ):
+                return call(cfg)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    value = await asyncio.to_thread(run)
+    return value, stdout.getvalue()
+
+
+def check_multiple_heads(project: Project, target: str) -> None:
+    """Refuse ``head`` when the history has several heads.
+
+    Raises:
+        UsageError: more than one head and the target is ``head``.
+    """
+    heads = project.graph().heads
+    if target == "head" and len(heads) > 1:
+        raise UsageError(
+            f"the history has {len(heads)} heads ({', '.join(heads)}), so 'head' is ambiguous",
+            hint="migrate to one of them, or to 'heads' for all; or merge them with "
+            f"`alembic merge -m merge {' '.join(heads)}`",
+            title="multiple heads",
+        )

@@ -1,0 +1,185 @@
+"""Where an environment stands against the scripts: current, applied, pending (judged), unknown, drift."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from syncdb_tui.core.errors import SyncdbError
+from syncdb_tui.core.project.offline import offline_range
+from syncdb_tui.core.project.versions import current_revisions
+from syncdb_tui.core.risk.judge import PendingRevision, judge_revisions, worst_risk
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from syncdb_tui.core.envs.environments import Environment
+    from syncdb_tui.core.project.revisions import Project, RevisionGraph
+
+
+@dataclass(frozen=True)
+class EnvironmentStatus:
+    """Where one environment stands against the scripts."""
+
+    environment: str
+    database: str
+    protected: bool
+    reachable: bool
+    error: str = ""
+    error_hint: str = ""
+    """What to do about ``error`` (the same hint the CLI prints)."""
+    server_version: str = ""
+    server_version_num: int = 0
+    current: tuple[str, ...] = ()
+    heads: tuple[str, ...] = ()
+    applied: tuple[str, ...] = ()
+    pending: tuple[PendingRevision, ...] = ()
+    unknown: tuple[str, ...] = ()
+    drift: Any = None
+    """A drift summary (``core.schema.drift.DriftSummary``) or ``None`` when not computed."""
+    push_marker: Any = None
+    judged_with_context: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def risk(self) -> str:
+        return worst_risk(self.pending, empty="NONE")
+
+    @property
+    def multiple_heads(self) -> bool:
+        return len(self.heads) > 1
+
+    def to_json(self) -> dict[str, Any]:
+        drift = self.drift.to_json() if self.drift is not None and hasattr(self.drift, "to_json") else None
+        marker = None
+        if self.push_marker is not None:
+            to_json = getattr(self.push_marker, "to_json", None)
+            marker = to_json() if to_json else str(self.push_marker)
+        return {
+            "environment": self.environment,
+            "database": self.database,
+            "protected": self.protected,
+            "reachable": self.reachable,
+            "error": self.error or None,
+            "server_version": self.server_version,
+            "current": list(self.current),
+            "heads": list(self.heads),
+            "applied": list(self.applied),
+            "pending": [p.to_json() for p in self.pending],
+            "unknown": list(self.unknown),
+            "drift": drift,
+            "pushed": marker,
+            "risk": self.risk,
+            "multiple_heads": self.multiple_heads,
+            "judged_with_context": self.judged_with_context,
+            "notes": list(self.notes),
+        }
+
+
+def _pending_order(graph: RevisionGraph, applied: set[str]) -> list[str]:
+    return [rev for rev in graph.upgrade_order() if rev not in applied]
+
+
+async def status(
+    project: Project,
+    env: Environment,
+    *,
+    with_risk: bool = True,
+    with_drift: bool = False,
+) -> EnvironmentStatus:
+    """The status of ``env``: current, applied, pending (with SQL and risk), unknown.
+
+    An unreachable environment comes back with ``reachable=False`` and the reason
+    in ``error`` rather than raising, so a screen of several environments always
+    renders.
+
+    Raises:
+        ConfigError: the scripts are broken (syntax error, dangling down_revision).
+    """
+    from syncdb_tui.core.envs.environments import connect
+
+    graph = await asyncio.to_thread(project.graph)
+    base: dict[str, Any] = {"environment": env.name, "database": env.database, "protected": env.protected}
+    try:
+        conn = await connect(env)
+    except SyncdbError as error:
+        return EnvironmentStatus(**base, reachable=False, error=error.message, error_hint=error.hint, heads=graph.heads)
+    try:
+        version = await conn.fetchrow(
+            "SELECT current_setting('server_version') AS v, current_setting('server_version_num')::int AS n"
+        )
+        current = await current_revisions(conn) or ()
+        known = [rev for rev in current if rev in graph.by_id]
+        unknown = tuple(rev for rev in current if rev not in graph.by_id)
+        applied_set = graph.ancestors(known)
+        applied = tuple(rev for rev in graph.upgrade_order() if rev in applied_set)
+        pending_ids = [] if unknown else _pending_order(graph, applied_set)
+        marker = await _push_marker(conn)
+        pending, judged = await _pending_details(project, env, conn, graph, pending_ids, with_risk)
+    finally:
+        await conn.close()
+    notes = []
+    if unknown:
+        notes.append(
+            f"the database is at {', '.join(unknown)}, which the scripts in {project.script_location} "
+            "do not know: it was migrated from other code (a newer branch?)"
+        )
+    if len(graph.heads) > 1:
+        notes.append(f"the history has {len(graph.heads)} heads: {', '.join(graph.heads)}")
+    if marker is not None:
+        notes.append(
+            "the schema was pushed ahead of its migrations; to get back in line: "
+            "syncdb generate -m '...' then syncdb stamp head"
+        )
+    drift = await _drift(project, env) if with_drift else None
+    return EnvironmentStatus(
+        **base,
+        reachable=True,
+        server_version=str(version["v"]).split(" ")[0] if version else "",
+        server_version_num=int(version["n"]) if version else 0,
+        current=tuple(current),
+        heads=graph.heads,
+        applied=applied,
+        pending=tuple(pending),
+        unknown=unknown,
+        drift=drift,
+        push_marker=marker,
+        judged_with_context=judged,
+        notes=tuple(notes),
+    )
+
+
+async def _push_marker(conn: asyncpg.Connection) -> Any:
+    try:
+        from syncdb_tui.core.schema.push import read_push_marker
+    except ImportError:
+        return None
+    return await read_push_marker(conn)
+
+
+async def _drift(project: Project, env: Environment) -> Any:
+    if not project.config.target_metadata:
+        return None
+    from syncdb_tui.core.schema.drift import compute_drift
+
+    return await asyncio.to_thread(compute_drift, project.config, env)
+
+
+async def _pending_details(
+    project: Project,
+    env: Environment,
+    conn: asyncpg.Connection,
+    graph: RevisionGraph,
+    pending_ids: list[str],
+    with_risk: bool,
+) -> tuple[list[PendingRevision], bool]:
+    if not pending_ids:
+        return [], False
+    sqls = await asyncio.to_thread(offline_range, project, pending_ids, "upgrade", env)
+    return await judge_revisions(project, sqls, conn=conn if with_risk else None, with_risk=with_risk)
+
+
+def status_sync(project: Project, env: Environment, **kwargs: Any) -> EnvironmentStatus:
+    """:func:`status` for synchronous callers (runs its own event loop)."""
+    return asyncio.run(status(project, env, **kwargs))
