@@ -132,12 +132,12 @@ def write_project(root: Path, urls: dict[str, str], extra: str = "") -> Path:
 
 
 def migrate_to(config: Config, env_name: str, target: str) -> None:
-    from syncdb_tui.core.changes.migrate import upgrade
+    from syncdb_tui.core.changes.executor import plan_and_apply
     from syncdb_tui.core.envs.environments import resolve
     from syncdb_tui.core.project.revisions import Project
 
     project = Project.from_config(config)
-    upgrade(project, resolve(config, env_name), target)
+    plan_and_apply(project, resolve(config, env_name), "upgrade", target)
 
 
 def _slug(name: str) -> str:

@@ -15,9 +15,10 @@ import asyncpg
 import pytest
 
 from syncdb_tui.config import load_config
-from syncdb_tui.core.changes.migrate import plan_upgrade, upgrade
+from syncdb_tui.core.changes.executor import execute, plan_and_apply
+from syncdb_tui.core.changes.plan import make_plan
 from syncdb_tui.core.envs.environments import resolve
-from syncdb_tui.core.errors import OperationError
+from syncdb_tui.core.errors import OperationError, RefusedError
 from syncdb_tui.core.project.offline import offline_range, offline_sql
 from syncdb_tui.core.project.revisions import Project
 
@@ -253,7 +254,7 @@ def test_two_concurrent_migrations_one_waits_then_names_holder(proj, psql_exec) 
     try:
         started = time.monotonic()
         with pytest.raises(OperationError) as caught:
-            upgrade(Project.from_config(config), env)
+            plan_and_apply(Project.from_config(config), env)
         waited = time.monotonic() - started
         assert 1.5 <= waited < 10
         assert "other syncdb" in caught.value.message and "migration lock" in caught.value.message
@@ -286,7 +287,7 @@ def test_blocked_migration_names_the_blocker(proj, psql_exec) -> None:
     config = load_config(root / "syncdb.toml")
     env = resolve(config, "dev")
     project = Project.from_config(config)
-    upgrade(project, env, "r0001")
+    plan_and_apply(project, env, "upgrade", "r0001")
     add_revision(
         root,
         "r0004_alter.py",
@@ -314,7 +315,7 @@ def test_blocked_migration_names_the_blocker(proj, psql_exec) -> None:
     ready.wait(10)
     try:
         with pytest.raises(OperationError) as caught:
-            upgrade(project, env)
+            plan_and_apply(project, env)
         message = caught.value.message
         assert "lock_timeout" in message and "report-job" in message and "idle in transaction" in message
     finally:
@@ -322,7 +323,7 @@ def test_blocked_migration_names_the_blocker(proj, psql_exec) -> None:
         thread.join()
     # r0002 and r0003 committed one transaction each before r0004 was blocked
     assert psql_exec(urls["dev"], "SELECT version_num FROM alembic_version;").strip() == "r0003"
-    upgrade(project, env)
+    plan_and_apply(project, env)
     assert psql_exec(urls["dev"], "SELECT version_num FROM alembic_version;").strip() == "r0004"
 
 
@@ -441,11 +442,11 @@ def test_a_confirmed_plan_is_refused_if_the_database_moved_since(proj, psql_exec
     config = load_config(root / "syncdb.toml")
     env = resolve(config, "dev")
     project = Project.from_config(config)
-    plan = plan_upgrade(project, env, "head")
-    upgrade(project, env, "r0001")  # someone else migrates while the plan is on screen
-    with pytest.raises(OperationError) as caught:
-        upgrade(project, env, "head", plan=plan)
-    assert "since the plan was shown" in caught.value.message
+    plan = make_plan(project, env, "upgrade", "head")
+    plan_and_apply(project, env, "upgrade", "r0001")  # someone else migrates while the plan is on screen
+    with pytest.raises(RefusedError) as caught:
+        execute(project, env, plan)
+    assert "moved from base to r0001 since the plan was made" in caught.value.message
     assert psql_exec(urls["dev"], "SELECT version_num FROM alembic_version;").strip() == "r0001"
-    fresh = plan_upgrade(project, env, "head")
-    assert upgrade(project, env, "head", plan=fresh).after == ("r0003",)
+    fresh = make_plan(project, env, "upgrade", "head")
+    assert execute(project, env, fresh).now_at == ("r0003",)

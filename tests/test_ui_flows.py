@@ -9,8 +9,8 @@ import pytest
 from fixtures_ui import UiProject, settle, statuses, wait_for_screen
 from textual.message import Message
 
-from syncdb_tui.core.changes.migrate import _read_current
 from syncdb_tui.core.envs.environments import resolve
+from syncdb_tui.core.project.versions import read_current
 from syncdb_tui.ui.app import SyncdbApp
 from syncdb_tui.ui.messages import JobFinished, JobProgressed
 from syncdb_tui.ui.screens.backup import BackupScreen
@@ -30,7 +30,7 @@ def _current(config, env_name):  # type: ignore[no-untyped-def]
     out: list[tuple[str, ...]] = []
 
     def read() -> None:
-        out.append(asyncio.run(_read_current(resolve(config, env_name))))
+        out.append(asyncio.run(read_current(resolve(config, env_name))))
 
     thread = threading.Thread(target=read)
     thread.start()

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from syncdb_tui.core.errors import SyncdbError, UsageError
+from syncdb_tui.core.errors import OperationError, SyncdbError, UsageError
 
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
@@ -58,9 +58,13 @@ def run(ctx: CommandContext, args: argparse.Namespace, action: str, target: str 
         env, plan = _plan(ctx, args, action, target)
         return _carry_out(ctx, args, env, plan)
     except SyncdbError as error:
-        if ctx.json:
+        if ctx.json and not isinstance(error, _ReportedFailure):
             ctx.write_json(_failure_json(ctx, action, env, plan, error))
         raise
+
+
+class _ReportedFailure(OperationError):
+    """A failed outcome already reported (with --json, its result object is on stdout: print no second one)."""
 
 
 def _plan(ctx: CommandContext, args: argparse.Namespace, action: str, target: str | None) -> tuple[Environment, Plan]:
@@ -135,8 +139,8 @@ def _carry_out(ctx: CommandContext, args: argparse.Namespace, env: Environment, 
             data["requirements"] = req.to_json()
             data["plan"] = plan.to_json()
             ctx.write_json(data)
-        elif not plan.is_empty:
-            ctx.note("dry run: nothing was changed")
+        if not plan.is_empty:
+            ctx.note(f"dry run: {plan.describe()[0]}; nothing was changed")
         else:
             ctx.note(f"{env.name} is already at {', '.join(plan.before) or 'base'}: nothing to do")
         return 0
@@ -151,7 +155,8 @@ def _carry_out(ctx: CommandContext, args: argparse.Namespace, env: Environment, 
     outcome = execute(ctx.project, env, plan, backup=req.backup, progress=ctx.progress_printer())
     _report(ctx, outcome)
     if not outcome.ok:
-        raise outcome.error_object()
+        error = outcome.error_object()
+        raise _ReportedFailure(error.message, hint=error.hint, title=error.title)
     return 0
 
 

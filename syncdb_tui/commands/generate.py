@@ -67,17 +67,16 @@ def _check_rev_id(ctx: CommandContext, rev_id: str) -> None:
 
 def _show_risk(ctx: CommandContext, revision: str) -> None:
     """Print the new revision's risk, judged from its offline SQL."""
-    from syncdb_tui.core.project.offline import offline_sql
     from syncdb_tui.core.project.revisions import Project
-    from syncdb_tui.core.risk import analysis as risk
+    from syncdb_tui.core.risk.judge import judge_offline, unrendered_note
     from syncdb_tui.core.risk.locks import lock_text
 
     project = Project.from_config(ctx.config)
-    rendered = offline_sql(project, revision)
-    if not rendered.rendered:
-        ctx.note(f"risk: not judged ({rendered.needs_live_reason})")
+    judged = judge_offline(project, revision)
+    note = unrendered_note(judged)
+    if note:
+        ctx.note(f"risk: not judged ({note})")
         return
-    analysis = risk.analyse_sql(rendered.sql, thresholds=ctx.config.risk, session_lock_timeout=True)
-    ctx.note(f"risk: {analysis.risk.name} (judged without live context)")
-    for finding in analysis.findings:
+    ctx.note(f"risk: {judged.risk} (judged without live context)")
+    for finding in judged.findings:
         ctx.note(f"  {finding.severity.name} {finding.rule} ({lock_text(finding.lock)}): {finding.message}")

@@ -5,8 +5,9 @@ database that the scripts do not know, a pending risk above the allowed
 maximum, model changes that no revision covers (autogenerate at head is
 not empty: judged on a scratch database migrated to head on the same server
 (for a protected environment, on an unprotected environment's server instead),
-dropped afterwards), and a database at head whose schema differs from the
-models (drift: changed outside the migrations).
+dropped afterwards), a database at head whose schema differs from the
+models (drift: changed outside the migrations), and a revision file edited
+after it was applied (its sha256 differs from the one the ledger recorded).
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def status_problems(status: EnvironmentStatus, *, max_risk: str, allow_pending: 
         problems.append(f"the history has {len(status.heads)} heads: {', '.join(status.heads)}")
     if status.unknown:
         problems.append(f"the database is at {', '.join(status.unknown)}, unknown to the scripts")
+    for item in status.edited:
+        problems.append(
+            f"revision file {item.path} ({item.revision}) was edited after it was applied to {status.environment} "
+            "(its sha256 differs from the ledger's): what the database ran is not what the file says; "
+            "restore the file as it was, and put the change in a new revision"
+        )
     if status.pending and not allow_pending:
         problems.append(f"{len(status.pending)} pending revision(s): {', '.join(p.revision for p in status.pending)}")
     for pending in status.pending:
@@ -85,7 +92,7 @@ async def uncovered_model_changes(project: Project, env: Environment) -> Any:
 
     import asyncpg
 
-    from syncdb_tui.core.changes.migrate import upgrade
+    from syncdb_tui.core.changes.executor import plan_and_apply
     from syncdb_tui.core.envs.environments import Environment, connection
     from syncdb_tui.core.errors import OperationError
     from syncdb_tui.core.schema.drift import compute_drift
@@ -111,7 +118,7 @@ async def uncovered_model_changes(project: Project, env: Environment) -> Any:
     try:
         heads = project.graph().heads
         if heads:
-            await asyncio.to_thread(upgrade, project, scratch, "heads" if len(heads) > 1 else "head")
+            await asyncio.to_thread(plan_and_apply, project, scratch, "upgrade", "heads" if len(heads) > 1 else "head")
         return await asyncio.to_thread(compute_drift, project.config, scratch)
     finally:
         try:

@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING
 from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from syncdb_tui.config import Config
+    from syncdb_tui.core.changes.policy import Requirements
     from syncdb_tui.core.envs.environments import Environment
 
 DEMO_METADATA = "syncdb_tui.demo.models:metadata"
@@ -109,19 +112,87 @@ async def _drop_database(env: Environment) -> None:
     from syncdb_tui.core.envs.environments import connection
     from syncdb_tui.core.errors import RefusedError
 
-    # an embedded database lives in the demo's own .syncdb/; any other one may be someone's data
-    foreign = [] if env.embedded is not None else await _foreign_tables(env)
-    if foreign:
-        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+    # only the embedded server in the demo's own .syncdb/ is syncdb's; a URL's database may be someone's data
+    if env.embedded is None:
         raise RefusedError(
-            f"{env.name}'s database {env.database} holds tables that are not the demo's ({shown}); "
-            "syncdb demo only drops and rebuilds its own databases",
-            hint='point the demo\'s environments at empty or demo databases (the default is url = "embedded")',
+            f"{env.name} ({env.display_url}) is not on syncdb's embedded server; syncdb demo never drops it",
+            hint=_URL_HINT,
             title="not a demo database",
         )
     async with connection(env, database="postgres") as conn:
         await conn.execute(f'DROP DATABASE IF EXISTS "{env.database}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{env.database}"')
+
+
+_URL_HINT = (
+    'let the demo use its own databases (url = "embedded", as `syncdb demo --dir DIR` writes), or empty '
+    "these databases yourself and run syncdb demo without --reset"
+)
+
+
+async def _relations(env: Environment, *, with_syncdb: bool = False) -> list[str]:
+    """Every table, view and sequence in ``env``'s database (empty when the database does not exist).
+
+    syncdb's own schema (the ledger) is left out unless ``with_syncdb``.
+    """
+    from syncdb_tui.core.envs.environments import connection
+
+    async with connection(env, database="postgres") as conn:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", env.database)
+    if not exists:
+        return []
+    async with connection(env) as conn:
+        rows = await conn.fetch(
+            "SELECT n.nspname || '.' || c.relname AS name FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
+            "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
+            "AND ($1 OR n.nspname <> 'syncdb') ORDER BY 1",
+            with_syncdb,
+        )
+    return [row["name"] for row in rows]
+
+
+def _refuse_url_environments(envs: list[Environment], *, reset: bool) -> None:
+    """Refuse, before anything changes, to rebuild a database that is not on syncdb's embedded server.
+
+    Raises:
+        RefusedError: ``reset`` of a URL environment, or one that is not built and not empty.
+    """
+    from syncdb_tui.core.errors import RefusedError
+
+    urls = [env for env in envs if env.embedded is None]
+    if not urls:
+        return
+    if reset:
+        names = ", ".join(f"{env.name} ({env.display_url})" for env in urls)
+        raise RefusedError(
+            f"syncdb demo --reset drops and recreates databases, and {names} "
+            f"{'is' if len(urls) == 1 else 'are'} not on syncdb's embedded server: syncdb demo only ever drops "
+            "the embedded databases it manages for this project; nothing was changed",
+            hint=_URL_HINT,
+            title="demo reset refused",
+        )
+    for env in urls:
+        # not built yet: built in place when empty, never dropped
+        present = asyncio.run(_relations(env))
+        if not present:
+            continue
+        foreign = asyncio.run(_foreign_tables(env))
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise RefusedError(
+                f"{env.name}'s database {env.database} holds tables that are not the demo's ({shown}); "
+                "syncdb demo only drops and rebuilds its own databases",
+                hint='point the demo\'s environments at empty or demo databases (the default is url = "embedded")',
+                title="not a demo database",
+            )
+        raise RefusedError(
+            f"{env.name}'s database {env.database} holds a half-built demo ({len(present)} objects), and it is "
+            "not on syncdb's embedded server: syncdb demo never drops it; nothing was changed",
+            hint=_URL_HINT,
+            title="not a demo database",
+        )
 
 
 async def _is_built(env: Environment) -> bool:
@@ -147,16 +218,31 @@ async def _seed(env: Environment, scale: float, progress: ProgressCallback | Non
 
 
 def build_demo(
-    config: Config, *, reset: bool = False, scale: float = 1.0, progress: ProgressCallback | None = None
+    config: Config,
+    *,
+    reset: bool = False,
+    scale: float = 1.0,
+    progress: ProgressCallback | None = None,
+    satisfy: Callable[[Requirements], None] | None = None,
 ) -> list[DemoEnvironment]:
     """Build dev (head), staging (0007) and prod (0006, protected), each seeded (blocking).
 
+    Only databases of the embedded server that syncdb manages for this project are
+    ever dropped: an environment with a URL is never reset, and is built in place
+    only when its database is empty.  Dropping a protected environment's database
+    that holds anything is a change with the policy's action ``reset``:
+    ``satisfy(requirements)`` is called first (the CLI asks for the typed name or
+    takes --force; it raises to refuse); without ``satisfy`` such a reset is
+    refused.  Every refusal happens before the first database is touched.
+
     Raises:
         UsageError: ``config`` is not the demo's.
-        RefusedError: a database to rebuild holds tables that are not the demo's.
+        RefusedError: a database to rebuild holds tables that are not the demo's, a URL
+            environment would be dropped, or a protected one was not confirmed.
         SyncdbError: the embedded server, a migration or the seeding failed.
     """
-    from syncdb_tui.core.changes.migrate import upgrade
+    from syncdb_tui.core.changes.executor import plan_and_apply
+    from syncdb_tui.core.changes.policy import check_satisfied, requirements
     from syncdb_tui.core.envs.environments import resolve
     from syncdb_tui.core.errors import UsageError
     from syncdb_tui.core.project.revisions import Project
@@ -168,17 +254,36 @@ def build_demo(
             title="not the demo's config",
         )
     project = Project.from_config(config)
+    envs: dict[str, Environment] = {}
+    for name in DEMO_TARGETS:
+        emit(progress, JobProgress(phase=f"preparing {name}"))
+        envs[name] = resolve(config, name)
+    reused = {name: not reset and asyncio.run(_is_built(env)) for name, env in envs.items()}
+    rebuilt = [envs[name] for name in DEMO_TARGETS if not reused[name]]
+    # decide everything that may refuse before the first database is dropped
+    _refuse_url_environments(rebuilt, reset=reset)
+    for env in rebuilt:
+        if env.embedded is None or not asyncio.run(_relations(env, with_syncdb=True)):
+            continue  # built in place, or nothing in it to lose
+        req = requirements(env, "reset")
+        if not req.asks_anything:
+            continue
+        if satisfy is None:
+            check_satisfied(req, confirmed=False)
+        else:
+            satisfy(req)
     built = []
     for name, target in DEMO_TARGETS.items():
-        emit(progress, JobProgress(phase=f"preparing {name}"))
-        env = resolve(config, name)
-        if not reset and asyncio.run(_is_built(env)):
+        env = envs[name]
+        if reused[name]:
             built.append(DemoEnvironment(name, target, reused=True, rows=0))
             continue
         # new, reset, or left half-built by an interrupted run: start from an empty database
-        asyncio.run(_drop_database(env))
+        # (a URL environment's database is empty here, and is never dropped)
+        if env.embedded is not None:
+            asyncio.run(_drop_database(env))
         emit(progress, JobProgress(phase=f"migrating {name} to {target}"))
-        upgrade(project, env, target)
+        plan_and_apply(project, env, "upgrade", target)
         emit(progress, JobProgress(phase=f"seeding {name}"))
         rows = asyncio.run(_seed(env, scale, progress))
         built.append(DemoEnvironment(name, target, reused=False, rows=rows))

@@ -94,7 +94,7 @@ class Outcome:
             "direction": plan.action,
             "target": plan.target,
             "before": list(plan.before),
-            "after": list(self.now_at),
+            "after": list(plan.after if self.dry_run else self.now_at),
             "now_at": list(self.now_at),
             "planned_after": list(plan.after),
             "revisions": [item.to_json() for item in plan.revisions],
@@ -457,3 +457,28 @@ async def _clear_push_marker(conn: Any) -> None:
     from syncdb_tui.core.schema.push import clear_push_marker
 
     await clear_push_marker(conn)
+
+
+def plan_and_apply(
+    project: Project,
+    env: Environment,
+    action: str = "upgrade",
+    target: str = "head",
+    *,
+    progress: ProgressCallback | None = None,
+) -> Outcome:
+    """Plan and apply at once, for syncdb's own databases (the demo's build, check's scratch copy).
+
+    Never call this for a user's change: it asks nothing (no policy), so it is only for
+    databases syncdb itself creates.
+
+    Raises:
+        OperationError: the change failed (the message says where the database stands).
+    """
+    from syncdb_tui.core.changes.plan import make_plan
+
+    plan = make_plan(project, env, action, target, backup=False)
+    outcome = execute(project, env, plan, progress=progress, postflight=False)
+    if not outcome.ok:
+        raise outcome.error_object()
+    return outcome

@@ -240,6 +240,29 @@ async def entries(conn: asyncpg.Connection, *, limit: int = 50) -> list[LedgerEn
     return [_entry(row) for row in rows]
 
 
+async def entries_of(env: Environment, *, limit: int = 50) -> list[LedgerEntry]:
+    """:func:`entries` of ``env``'s database, on a new connection.
+
+    Raises:
+        UnreachableError: the database cannot be reached.
+        OperationError: the ledger exists but cannot be read (no rights on the syncdb schema).
+    """
+    import asyncpg
+
+    from syncdb_tui.core.envs.environments import connection
+    from syncdb_tui.core.errors import OperationError
+
+    async with connection(env) as conn:
+        try:
+            return await entries(conn, limit=limit)
+        except asyncpg.PostgresError as error:
+            raise OperationError(
+                f"cannot read the ledger of {env.name} ({TABLE}): {error}",
+                hint=f"grant the role USAGE on schema {SCHEMA} and SELECT on {TABLE}",
+                title="ledger not readable",
+            ) from None
+
+
 async def applied_hashes(conn: asyncpg.Connection) -> dict[str, str]:
     """The sha256 each revision file had when it was last applied (by a successful upgrade)."""
     if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", TABLE):

@@ -182,7 +182,7 @@ class Plan:
         before = ", ".join(self.before) or "base"
         after = ", ".join(self.after) or "base"
         if self.action == "stamp":
-            lines = [f"stamp {self.environment}: version table {before} → {after} (no SQL runs)"]
+            lines = [f"stamp {self.environment}: set the version table from {before} to {after} (no SQL runs)"]
         else:
             destination = after if self.target in self.after or self.target == after else f"{after} ({self.target})"
             lines = [

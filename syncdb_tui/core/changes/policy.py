@@ -36,8 +36,10 @@ ACTIONS = (
     "restore-new-database",
     "reset",
     "psql-write",
+    "verify",
 )
-"""Every kind of change; anything that writes to a database is one of them."""
+"""Every kind of change; anything that writes to a database is one of them (``verify``: a deep
+backup verify, which creates and drops a scratch database on the environment's server)."""
 
 REFUSED_ON_PROTECTED = {
     "push": "push applies the models directly, without a migration, and is for development databases only",
@@ -45,6 +47,14 @@ REFUSED_ON_PROTECTED = {
 }
 
 BACKUP_ACTIONS = frozenset({"upgrade", "downgrade"})
+
+PSQL_READ_ONLY_SETTING = "default_transaction_read_only=on"
+"""What ``syncdb psql`` sets (through ``PGOPTIONS``) on a protected environment without ``--write``."""
+
+
+def psql_read_only(env: Environment, *, write: bool) -> bool:
+    """psql on a protected environment opens read-only; ``--write`` (action ``psql-write``) lifts it."""
+    return env.protected and not write
 
 
 @dataclass(frozen=True)
@@ -139,7 +149,7 @@ def requirements(
         reasons.append(f"{env.name} is a protected environment")
     if risk == "HIGH":
         reasons.append("the change has HIGH-risk findings")
-    reasons.extend(extra_reasons)
+    reasons.extend(reason for reason in extra_reasons if reason not in reasons)
     acks = high_findings(findings) if env.protected else ()
     wants_backup = env.config.wants_backup_before_migrate if backup is None else backup
     return Requirements(

@@ -12,7 +12,6 @@ from syncdb_tui.core.project.runner import run_alembic
 if TYPE_CHECKING:
     from syncdb_tui.core.envs.environments import Environment
     from syncdb_tui.core.project.revisions import Project
-    from syncdb_tui.core.risk.analysis import Finding
 
 
 @dataclass(frozen=True)
@@ -27,9 +26,6 @@ class GeneratedRevision:
     """The revision file's Python text (upgrade and downgrade bodies with dry_run)."""
     empty: bool
     dry_run: bool
-    sql: str = ""
-    risk: str = "LOW"
-    findings: tuple[Finding, ...] = ()
 
 
 def generate(

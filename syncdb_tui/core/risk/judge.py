@@ -56,7 +56,7 @@ class PendingRevision:
 
 async def judge_revisions(
     project: Project,
-    sqls: list[RevisionSQL] | tuple[RevisionSQL, ...],
+    sqls: Sequence[RevisionSQL],
     *,
     conn: asyncpg.Connection | None,
     with_risk: bool = True,
@@ -112,3 +112,28 @@ async def judge_with_env(project: Project, env: Environment, sqls: Sequence[Revi
     async with connection(env) as conn:
         judged, _ = await judge_revisions(project, sqls, conn=conn)
     return judged
+
+
+def judge_offline(
+    project: Project, revision: str, direction: str = "upgrade", env: Environment | None = None
+) -> PendingRevision:
+    """Render one revision's SQL and judge it without live context (blocking; run it in a thread).
+
+    The one way the timeline preview, generate and the app's SQL pane judge a single revision.
+    """
+    import asyncio
+
+    from syncdb_tui.core.project.offline import offline_sql
+
+    rendered = offline_sql(project, revision, direction, env)
+    judged, _ = asyncio.run(judge_revisions(project, [rendered], conn=None))
+    return judged[0]
+
+
+def unrendered_note(item: PendingRevision) -> str:
+    """Why ``item`` has no SQL to show ("" when it has)."""
+    if item.irreversible_reason:
+        return f"irreversible: {item.irreversible_reason}"
+    if item.needs_live_reason:
+        return f"needs a live database: {item.needs_live_reason}"
+    return ""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from textual import on
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
@@ -31,9 +31,14 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Label(f"{self.action} on {self.env_name}", id="confirm-title", classes="dialog-title")
             yield Static("\n".join(f"• {reason}" for reason in self.reasons), id="confirm-reasons")
             if self.details:
-                yield Static(self.details, id="confirm-details")
+                with VerticalScroll(id="confirm-details"):
+                    yield Static(self.details, markup=False)
             yield Label(f"Type the environment's name ({self.env_name}) and press Enter; Esc cancels.")
             yield Input(placeholder=self.env_name, id="confirm-input")
+
+    def on_mount(self) -> None:
+        # the plan above scrolls (PageUp/PageDown), but typing goes to the name
+        self.query_one("#confirm-input", Input).focus()
 
     @on(Input.Submitted)
     def _answer(self, event: Input.Submitted) -> None:

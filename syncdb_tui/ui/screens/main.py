@@ -45,7 +45,18 @@ if TYPE_CHECKING:
     from syncdb_tui.core.project.revisions import RevisionGraph
     from syncdb_tui.core.status import EnvironmentStatus
 
-ENV_ACTIONS = {"migrate", "downgrade", "generate", "backup", "restore", "report", "explorer", "push", "seed"}
+ENV_ACTIONS = {
+    "migrate",
+    "downgrade",
+    "generate",
+    "backup",
+    "restore",
+    "report",
+    "explorer",
+    "push",
+    "seed",
+    "history",
+}
 DEV_ONLY_ACTIONS = {"push", "seed"}
 PREVIEW_DELAY = 0.12
 """Seconds the timeline cursor must rest before the SQL and risk of its revision are shown."""
@@ -213,6 +224,13 @@ class MainScreen(FlowsMixin, Screen[None]):
 
     def action_refresh(self) -> None:
         self.refresh_all(reload_graph=True)
+
+    def action_history(self) -> None:
+        """Open the selected environment's ledger (read in the History screen's own worker)."""
+        from syncdb_tui.ui.screens.history import HistoryScreen
+
+        name = self.env_name
+        self.app.push_screen(HistoryScreen(name, partial(self.environment, name)))
 
     def action_next_environment(self) -> None:
         names = list(self.config.environments)
@@ -425,24 +443,17 @@ class MainScreen(FlowsMixin, Screen[None]):
                     return pending.sql, list(pending.findings), ""
         if self.graph is not None and revision not in self.graph.by_id:
             return "", [], "this revision is in the database but not in the scripts: no SQL to show"
-        from syncdb_tui.core.project.offline import offline_sql
+        from syncdb_tui.core.risk.judge import judge_offline, unrendered_note
 
         try:
             env = self.resolved.get(env_name)
-            rendered = await asyncio.to_thread(offline_sql, self.project, revision, direction, env)
+            judged = await asyncio.to_thread(judge_offline, self.project, revision, direction, env)
         except SyncdbError as error:
             return "", [], f"{error.title}: {error.message}"
-        if not rendered.rendered:
-            return "", [], f"needs a live database: {rendered.needs_live_reason}"
-        from syncdb_tui.core.risk.analysis import analyse_sql
-
-        findings: list[Any] = []
-        if rendered.sql.strip():
-            analysis = await asyncio.to_thread(
-                analyse_sql, rendered.sql, thresholds=self.config.risk, session_lock_timeout=True
-            )
-            findings = list(analysis.findings)
-        return rendered.sql, findings, ""
+        note = unrendered_note(judged)
+        if note:
+            return "", [], note
+        return judged.sql, list(judged.findings), ""
 
     # ------------------------------------------------------------------ jobs
 

@@ -28,28 +28,18 @@ from syncdb_tui.ui.screens.error import ErrorScreen
 
 if TYPE_CHECKING:
     from syncdb_tui.config import Config
-    from syncdb_tui.core.changes.migrate import MigrateResult
+    from syncdb_tui.core.changes.plan import Plan
+    from syncdb_tui.core.changes.policy import Requirements
     from syncdb_tui.core.envs.environments import Environment
     from syncdb_tui.core.project.revisions import Project, RevisionGraph
-    from syncdb_tui.core.risk.judge import PendingRevision
     from syncdb_tui.core.status import EnvironmentStatus
 
 
-def plan_markdown(title: str, plan: MigrateResult, judged: list[PendingRevision]) -> str:
-    """A dry-run plan as Markdown: what would run, its risk and its SQL."""
-    from syncdb_tui.core.changes.migrate import render_sql
-
-    lines = [f"# {title}", "", "**Dry run: nothing was changed.**", ""]
-    lines.append(
-        f"{plan.direction} `{plan.environment}` from `{', '.join(plan.before) or 'base'}` to `{plan.target}`: "
-        f"{len(plan.revisions)} revision(s)."
-    )
-    lines.append("")
-    for item in judged:
-        lines.append(f"- `{item.revision}` {item.message} — risk **{item.risk}**")
-        for finding in item.findings:
-            lines.append(f"  - {finding.severity.name} `{finding.rule}` ({finding.lock}): {finding.message}")
-    lines += ["", "```sql", render_sql(plan.revisions).rstrip(), "```", ""]
+def plan_markdown(title: str, plan: Plan) -> str:
+    """A dry-run plan as Markdown: what would run, its risk, its consequences and its SQL."""
+    lines = [f"# {title}", "", "**Dry run: nothing was changed.**", "", "```text", *plan.describe(), "```", ""]
+    if plan.revisions:
+        lines += ["```sql", plan.sql_script().rstrip(), "```", ""]
     return "\n".join(lines)
 
 
@@ -179,62 +169,60 @@ class FlowsMixin(_ScreenBase):
     # ------------------------------------------------------------------ migrate / downgrade
 
     def action_migrate(self) -> None:
-        self.start_flow(self._migrate_flow(self.env_name, "head"), "migrate", self.env_name)
+        self.start_flow(self._change_flow(self.env_name, "upgrade", "head"), "migrate", self.env_name)
 
-    async def _migrate_flow(self, env_name: str, target: str) -> None:
-        from syncdb_tui.core.changes.migrate import plan_upgrade, upgrade
-        from syncdb_tui.core.risk.judge import worst_risk
+    async def _change_flow(self, env_name: str, action: str, target: str) -> None:
+        """migrate/downgrade: the core's plan, the core's policy, the core's executor; this only asks and shows."""
+        from syncdb_tui.core.changes.executor import execute
+        from syncdb_tui.core.changes.plan import make_plan
+        from syncdb_tui.core.changes.policy import check_refusal, check_satisfied, requirements
 
+        verb = "migrate" if action == "upgrade" else action
         env = await self.environment(env_name)
-        plan = await asyncio.to_thread(plan_upgrade, self.project, env, target)
-        if not plan.revisions:
+        plan = await asyncio.to_thread(make_plan, self.project, env, action, target)
+        if plan.is_empty:
             self.notify(f"{env_name} is already at {', '.join(plan.before) or 'base'}: nothing to do")
             return
-        judged = await self._judge(env, plan)
+        req = requirements(env, action, risk=plan.risk, findings=plan.findings())
         if self.dry_run:
-            self.show_markdown(
-                f"dry run: migrate {env_name}", plan_markdown(f"migrate {env_name} to {target}", plan, judged)
-            )
+            self.show_markdown(f"dry run: {verb} {env_name}", plan_markdown(f"{verb} {env_name} to {target}", plan))
             self.notify(f"dry run: {len(plan.revisions)} revision(s) would run on {env_name}; nothing was changed")
             return
-        worst = worst_risk(judged)
-        self._require_acknowledged(env, judged, worst)
-        from syncdb_tui.core.envs.sessions import confirmation_reasons
-
-        details = "\n".join(f"{item.revision} {item.message} — risk {item.risk}" for item in judged)
-        await self.confirm_typed(env, "migrate", confirmation_reasons(env, risk_name=worst), details)
-        async with self.job("migrate", env_name, f"migrate {env_name} → {target}", cancellable=False) as job:
-            if env.config.wants_backup_before_migrate:
-                from syncdb_tui.core.backups.backup import backup_before_migrate
-
-                await backup_before_migrate(self.config, env, progress=job.progress)
-            result = await asyncio.to_thread(upgrade, self.project, env, target, progress=job.progress, plan=plan)
-            job.summary = (
-                f"now at {', '.join(result.after)} ({len(result.revisions)} revision(s), {result.seconds:.1f} s)"
+        check_refusal(req)
+        acked = self._require_acknowledged(env, plan, req)
+        details = "\n".join(plan.describe())
+        await self.confirm_typed(env, verb, list(req.reasons), details)
+        check_satisfied(req, confirmed=True, acked=acked)
+        async with self.job(verb, env_name, f"{verb} {env_name} → {target}", cancellable=False) as job:
+            outcome = await asyncio.to_thread(
+                execute, self.project, env, plan, backup=req.backup, progress=job.progress
             )
-        self.notify(f"{env_name}: upgrade done; now at {', '.join(result.after)}", title="migrated")
+            if not outcome.ok:
+                self.refresh_environment(env_name)
+                raise outcome.error_object()
+            job.summary = outcome.summary()
+        self.notify(outcome.summary(), title=f"{verb} done")
+        if outcome.postflight is not None:
+            for problem in outcome.postflight.problems():
+                self.notify(problem, title="post-flight", severity="warning", timeout=15, markup=False)
         self.refresh_environment(env_name)
 
-    async def _judge(self, env: Environment, plan: MigrateResult) -> list[PendingRevision]:
-        from syncdb_tui.core.risk.judge import judge_with_env
-
-        return await judge_with_env(self.project, env, plan.revisions)
-
-    def _require_acknowledged(self, env: Environment, judged: list[PendingRevision], worst: str) -> None:
+    def _require_acknowledged(self, env: Environment, plan: Plan, req: Requirements) -> list[str]:
+        """The acknowledged HIGH findings (checklist ticks); refuses while the policy's list is not all ticked."""
+        from syncdb_tui.core.changes.policy import missing_acks
         from syncdb_tui.ui.widgets.risk_checklist import RiskChecklist
 
-        if not env.protected or worst != "HIGH":
-            return
-        findings = [(item.revision, finding) for item in judged for finding in item.findings]
         risk_pane = self.query_one(RiskChecklist)
-        missing = risk_pane.unacknowledged(env.name, findings)
+        acked = risk_pane.acknowledged(env.name, plan.findings())
+        missing = missing_acks(req, acked)
         if not missing:
-            return
+            return acked
         self.range_mode = True
         self.focus_pane("risk")
         raise RefusedError(
-            f"migrating {env.name} runs HIGH-risk changes, and {len(missing)} of them are not acknowledged yet",
-            hint="tick each 'ack HIGH' item in the Risk checklist (4, then space), then press m again",
+            f"{req.action} on {env.name} runs HIGH-risk changes, and {len(missing)} of them are not acknowledged "
+            "yet: " + "; ".join(finding.describe() for finding in missing),
+            hint="tick each 'ack HIGH' item in the Risk checklist (4, then space), then press the key again",
             title="acknowledge HIGH findings",
         )
 
@@ -242,12 +230,8 @@ class FlowsMixin(_ScreenBase):
         self.start_flow(self._downgrade_flow(self.env_name), "downgrade", self.env_name)
 
     async def _downgrade_flow(self, env_name: str) -> None:
-        from syncdb_tui.core.changes.migrate import downgrade, plan_downgrade
-        from syncdb_tui.core.envs.sessions import confirmation_reasons
-        from syncdb_tui.core.risk.judge import worst_risk
         from syncdb_tui.ui.screens.downgrade import DowngradeScreen
 
-        env = await self.environment(env_name)
         status = self.statuses.get(env_name)
         if status is None or not status.reachable:
             raise UsageError(f"the status of {env_name} is not known yet", hint="wait for it to load, or press F5")
@@ -263,31 +247,7 @@ class FlowsMixin(_ScreenBase):
         target = await self.app.push_screen_wait(DowngradeScreen(env_name, status.current, below))
         if target is None:
             return
-        plan = await asyncio.to_thread(plan_downgrade, self.project, env, target)
-        if not plan.revisions:
-            self.notify(f"{env_name} is already at {target}: nothing to do")
-            return
-        judged = await self._judge(env, plan)
-        if self.dry_run:
-            self.show_markdown(
-                f"dry run: downgrade {env_name}", plan_markdown(f"downgrade {env_name} to {target}", plan, judged)
-            )
-            self.notify(
-                f"dry run: {len(plan.revisions)} revision(s) would be undone on {env_name}; nothing was changed"
-            )
-            return
-        reasons = confirmation_reasons(env, risk_name=worst_risk(judged))
-        details = "\n".join(f"undo {item.revision} {item.message} — risk {item.risk}" for item in judged)
-        await self.confirm_typed(env, "downgrade", reasons, details)
-        async with self.job("downgrade", env_name, f"downgrade {env_name} → {target}", cancellable=False) as job:
-            if env.config.wants_backup_before_migrate:
-                from syncdb_tui.core.backups.backup import backup_before_migrate
-
-                await backup_before_migrate(self.config, env, progress=job.progress)
-            result = await asyncio.to_thread(downgrade, self.project, env, target, progress=job.progress, plan=plan)
-            job.summary = f"now at {', '.join(result.after) or 'base'} ({len(result.revisions)} undone)"
-        self.notify(f"{env_name}: downgrade done; now at {', '.join(result.after) or 'base'}", title="downgraded")
-        self.refresh_environment(env_name)
+        await self._change_flow(env_name, "downgrade", target)
 
     # ------------------------------------------------------------------ generate
 
@@ -327,18 +287,10 @@ class FlowsMixin(_ScreenBase):
         self.show_markdown(f"generated {result.revision}", "\n".join(lines), result.path)
 
     async def _new_revision_risk(self, revision: str, env: Environment) -> tuple[str, list[Any], str]:
-        from syncdb_tui.core.project.offline import offline_sql
+        from syncdb_tui.core.risk.judge import judge_offline, unrendered_note
 
-        rendered = await asyncio.to_thread(offline_sql, self.project, revision, "upgrade", env)
-        if not rendered.rendered:
-            return "", [], f"needs a live database: {rendered.needs_live_reason}"
-        from syncdb_tui.core.risk.analysis import analyse_sql
-
-        return (
-            rendered.sql,
-            list(analyse_sql(rendered.sql, thresholds=self.config.risk, session_lock_timeout=True).findings),
-            "",
-        )
+        judged = await asyncio.to_thread(judge_offline, self.project, revision, "upgrade", env)
+        return judged.sql, list(judged.findings), unrendered_note(judged)
 
     # ------------------------------------------------------------------ push / seed (dev only)
 

@@ -105,6 +105,13 @@ class RiskChecklist(Vertical):
             if severity_name(finding) == "HIGH" and finding_key(revision, finding) not in ticks
         ]
 
+    def acknowledged(self, env_name: str, findings: Sequence[Item]) -> list[str]:
+        """The policy's keys (``revision:rule``) of the HIGH ``findings`` whose every item is ticked."""
+        ticks = self._ticks.get(env_name, set())
+        high = [(revision, finding) for revision, finding in findings if severity_name(finding) == "HIGH"]
+        unticked = {f"{rev}:{f.rule}" for rev, f in high if finding_key(rev, f) not in ticks}
+        return sorted({f"{rev}:{f.rule}" for rev, f in high} - unticked)
+
     def acknowledge_all(self, env_name: str) -> None:
         """Tick every HIGH finding shown (used by tests and the palette's explicit ack)."""
         ticks = self._ticks.setdefault(env_name, set())
