@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 );
 """
 
-RESULTS = ("running", "ok", "failed")
+RESULTS = ("running", "ok", "failed", "interrupted")
+"""``interrupted``: the row says running, but no syncdb holds the migration lock (syncdb was killed)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,9 @@ class LedgerEntry:
         before = ", ".join(self.from_revisions) or "base"
         after = ", ".join(self.to_revisions) or "base"
         when = self.started_at.strftime("%Y-%m-%d %H:%M")
-        result = "interrupted or running" if self.result == "running" else self.result
+        result = {"running": "still running", "interrupted": "INTERRUPTED (syncdb stopped before the end)"}.get(
+            self.result, self.result
+        )
         moved = f" {before} → {after}" if self.action in ("upgrade", "downgrade", "stamp", "restore") else ""
         return f"{when} {self.action}{moved}: {result} (by {self.operator}@{self.host})"
 
@@ -237,7 +240,20 @@ async def entries(conn: asyncpg.Connection, *, limit: int = 50) -> list[LedgerEn
     if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", TABLE):
         return []
     rows = await conn.fetch(f"SELECT * FROM {TABLE} ORDER BY id DESC LIMIT $1", limit)
-    return [_entry(row) for row in rows]
+    found = [_entry(row) for row in rows]
+    if any(entry.result == "running" for entry in found) and not await _lock_held(conn):
+        from dataclasses import replace
+
+        found = [replace(entry, result="interrupted") if entry.result == "running" else entry for entry in found]
+    return found
+
+
+async def _lock_held(conn: asyncpg.Connection) -> bool:
+    """True when a syncdb holds this database's migration lock (a change is really running)."""
+    from syncdb_tui.core.envs.sessions import advisory_key, advisory_lock_holder
+
+    database = str(await conn.fetchval("SELECT current_database()"))
+    return await advisory_lock_holder(conn, advisory_key(database)) is not None
 
 
 async def entries_of(env: Environment, *, limit: int = 50) -> list[LedgerEntry]:

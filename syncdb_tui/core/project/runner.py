@@ -156,9 +156,10 @@ async def _run_once(
         if take_lock:
             await acquire_advisory_lock(lock_conn, env.database, config.migrate_lock_wait)
         await watch.start()
+        settings = _session_settings(project, lock_conn.get_server_version().major)
         if project.env_py_shares_connection:
-            return await _run_shared(project, env, call, watch)
-        return await _run_unshared(project, env, call)
+            return await _run_shared(project, env, call, watch, settings)
+        return await _run_unshared(project, env, call, settings)
     except Exception as error:
         if _sqlstate(error) == "55P03":
             raise _LockTimeout(watch.describe()) from error
@@ -175,7 +176,22 @@ def _lock_timeout_ms(project: Project) -> int:
     return max(1, int(project.config.lock_timeout * 1000))
 
 
-async def _run_shared(project: Project, env: Environment, call: AlembicCall, watch: BlockerWatch) -> tuple[Any, str]:
+def _session_settings(project: Project, server_major: int) -> dict[str, str]:
+    """Settings of the migration's session: lock_timeout, and (PostgreSQL 14+) a check that the client is alive.
+
+    ``client_connection_check_interval`` makes the server abort a running statement soon after
+    syncdb dies (kill -9, a dropped SSH session), instead of running it to the end with its
+    locks held and rolling it back only then.
+    """
+    settings = {"lock_timeout": f"{_lock_timeout_ms(project)}ms"}
+    if server_major >= 14:
+        settings["client_connection_check_interval"] = "1000ms"
+    return settings
+
+
+async def _run_shared(
+    project: Project, env: Environment, call: AlembicCall, watch: BlockerWatch, settings: dict[str, str]
+) -> tuple[Any, str]:
     from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
 
@@ -186,7 +202,7 @@ async def _run_shared(project: Project, env: Environment, call: AlembicCall, wat
         connect_args={
             "server_settings": {
                 "application_name": MIGRATE_APPLICATION_NAME,
-                "lock_timeout": f"{_lock_timeout_ms(project)}ms",
+                **settings,
             }
         },
     )
@@ -216,14 +232,16 @@ async def _run_shared(project: Project, env: Environment, call: AlembicCall, wat
         await engine.dispose()
 
 
-async def _run_unshared(project: Project, env: Environment, call: AlembicCall) -> tuple[Any, str]:
+async def _run_unshared(
+    project: Project, env: Environment, call: AlembicCall, settings: dict[str, str]
+) -> tuple[Any, str]:
     stdout = io.StringIO()
     cfg = project.alembic_config(env)
     cfg.stdout = stdout
 
     def run() -> Any:
         saved = {key: os.environ.get(key) for key in ("PGOPTIONS", "PGAPPNAME")}
-        os.environ["PGOPTIONS"] = f"-c lock_timeout={_lock_timeout_ms(project)}"
+        os.environ["PGOPTIONS"] = " ".join(f"-c {key}={value}" for key, value in settings.items())
         os.environ["PGAPPNAME"] = MIGRATE_APPLICATION_NAME
         try:
             with (
