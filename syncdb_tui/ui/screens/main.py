@@ -74,6 +74,8 @@ class MainScreen(FlowsMixin, Screen[None]):
     direction: reactive[str] = reactive("upgrade")
     range_mode: reactive[bool] = reactive(False)
     """Preview everything pending instead of the highlighted revision."""
+    pinned_plan: Any = None
+    """A plan waiting for its HIGH findings to be acknowledged: the SQL and risk panes show it."""
 
     def __init__(self, config: Config, env_name: str | None = None, *, dry_run: bool = False) -> None:
         super().__init__(id="main")
@@ -220,6 +222,7 @@ class MainScreen(FlowsMixin, Screen[None]):
         self.direction = "downgrade" if self.direction == "upgrade" else "upgrade"
 
     def action_toggle_range(self) -> None:
+        self.pinned_plan = None
         self.range_mode = not self.range_mode
 
     def action_refresh(self) -> None:
@@ -397,6 +400,13 @@ class MainScreen(FlowsMixin, Screen[None]):
         sql_pane = self.query_one(SqlPreview)
         risk_pane = self.query_one(RiskChecklist)
         status = self.statuses.get(env_name)
+        plan = self.pinned_plan
+        if plan is not None and plan.environment == env_name:
+            verb = "migrate" if plan.action == "upgrade" else plan.action
+            title = f"plan {plan.id}: {verb} {env_name} to {plan.target}"
+            sql_pane.show_sql(title, plan.sql_script())
+            risk_pane.show_findings(env_name, title, plan.findings(), note="" if plan.revisions else "nothing to do")
+            return
         if range_mode:
             pending = status.pending if status is not None else ()
             title = f"{env_name}: everything pending ({len(pending)}), current → head"

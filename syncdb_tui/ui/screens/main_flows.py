@@ -75,12 +75,14 @@ class FlowsMixin(_ScreenBase):
     job_ids: Any
     job_workers: dict[int, Any]
     range_mode: bool
+    pinned_plan: Any
 
     if TYPE_CHECKING:
 
         def refresh_environment(self, name: str) -> None: ...
         def refresh_all(self, reload_graph: bool = False) -> None: ...
         def focus_pane(self, pane_id: str) -> None: ...
+        def schedule_preview(self) -> None: ...
         async def environment(self, name: str) -> Environment: ...
 
     # ------------------------------------------------------------------ errors
@@ -201,6 +203,7 @@ class FlowsMixin(_ScreenBase):
                 self.refresh_environment(env_name)
                 raise outcome.error_object()
             job.summary = outcome.summary()
+        self.pinned_plan = None
         self.notify(outcome.summary(), title=f"{verb} done")
         if outcome.postflight is not None:
             for problem in outcome.postflight.problems():
@@ -217,12 +220,16 @@ class FlowsMixin(_ScreenBase):
         missing = missing_acks(req, acked)
         if not missing:
             return acked
-        self.range_mode = True
+        # show this plan's findings in the SQL and risk panes, so they can be ticked there
+        self.pinned_plan = plan
+        self.schedule_preview()
         self.focus_pane("risk")
+        key = "m" if plan.action == "upgrade" else "d"
         raise RefusedError(
             f"{req.action} on {env.name} runs HIGH-risk changes, and {len(missing)} of them are not acknowledged "
             "yet: " + "; ".join(finding.describe() for finding in missing),
-            hint="tick each 'ack HIGH' item in the Risk checklist (4, then space), then press the key again",
+            hint=f"the Risk checklist now shows this plan: tick each 'ack HIGH' item (Down to it, then Space), "
+            f"then press {key} again",
             title="acknowledge HIGH findings",
         )
 
