@@ -39,6 +39,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "backups": ("backups", "list backups with their manifests (--verify)"),
     "studio": ("studio", "open the TUI on the table explorer"),
     "psql": ("psql", "psql connected to the environment (-- ARGS)"),
+    "history": ("history", "the ledger of changes applied to the environment (--json, --limit N)"),
     "demo": ("demo", "build the AI BotKit demo (embedded dev/staging/prod) and open the TUI"),
 }
 

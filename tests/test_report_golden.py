@@ -3,8 +3,8 @@
 The demo's three environments are migrated with the CLI as `syncdb demo` leaves
 them (dev at head, staging at 0007, prod at 0006) and `syncdb report --env prod`
 is compared with ``tests/golden/report_prod.md`` after the parts that vary
-from run to run (time, versions, database name, socket path) are replaced by
-placeholders.  To accept a deliberate change of the report, run with
+from run to run (time, versions, database name, socket path, who ran the last change and
+when) are replaced by placeholders.  To accept a deliberate change of the report, run with
 ``SYNCDB_UPDATE_GOLDEN=1`` and review the diff of the golden file.
 """
 
@@ -43,6 +43,13 @@ def normalise(text: str, database: str, socket_dir: str, server_version: str) ->
         text,
         flags=re.M,
     )
+    # the ledger's last change names when and by whom (OS user and host) it ran
+    text = re.sub(
+        r"^(\| Last change \| )\d{4}-\d\d-\d\d \d\d:\d\d (.*) \(by [^()]+\) \|$",
+        r"\1<TIME> \2 (by <OPERATOR>) |",
+        text,
+        flags=re.M,
+    )
     text = text.replace(socket_dir, "<SOCKET>").replace(database, "<DATABASE>")
     return text.replace(f"PostgreSQL {server_version}", "PostgreSQL <SERVER_VERSION>")
 
@@ -65,6 +72,8 @@ def test_prod_report_matches_golden(migrated_demo, run_cli, pg_server) -> None:
     assert "| Schema Version | 0006 |" in actual and "| Pending Migrations | 2 |" in actual
     assert "| 0007 | add analytics table | LOW |" in actual
     assert "| 0008 | add chatbot analytics flag | LOW |" in actual
+    # the ledger's newest entry: the CLI's migrate of prod to 0006
+    assert "| Last change | <TIME> upgrade base → 0006: ok (by <OPERATOR>) |" in actual
 
 
 def test_report_time_can_be_pinned(migrated_demo) -> None:

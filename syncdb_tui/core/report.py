@@ -9,6 +9,7 @@ URL with a password can reach the text, since only display names are used.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from syncdb_tui import __version__
 from syncdb_tui.core.risk.locks import lock_text
 
 if TYPE_CHECKING:
+    from syncdb_tui.core.changes.ledger import LedgerEntry
     from syncdb_tui.core.envs.environments import Environment
     from syncdb_tui.core.project.revisions import Project
     from syncdb_tui.core.status import EnvironmentStatus
@@ -51,6 +53,7 @@ class SyncReport:
                 "server_version": status.server_version,
                 "schema_version": list(status.current),
                 "pending_migrations": len(status.pending),
+                "last_change": data["last_change"],
             },
             "pending_migrations": [
                 {"migration": p.revision, "description": p.message, "risk": p.risk} for p in status.pending
@@ -107,6 +110,11 @@ def render_status(status: EnvironmentStatus, location: str) -> str:
         lines.append(f"Unknown:         {', '.join(status.unknown)} (in the database, not in the scripts)")
     if status.drift is not None:
         lines.append(f"Drift:           {_drift_line(status.drift)}")
+    if status.last_change is not None:
+        lines.append(f"Last change:     {status.last_change.summary()}")
+        if status.last_change.error:
+            lines.append(f"Last error:      {' '.join(status.last_change.error.split())}")
+        lines += [f"Post-flight:     {problem}" for problem in last_change_problems(status.last_change)]
     for note in status.notes:
         lines.append(f"Note:            {note}")
     if status.pending:
@@ -123,6 +131,30 @@ def render_status(status: EnvironmentStatus, location: str) -> str:
     elif not status.unknown:
         lines += ["", "Up to date: nothing to migrate."]
     return "\n".join(lines) + "\n"
+
+
+def history_lines(entry: LedgerEntry) -> list[str]:
+    """One change of the ledger: its summary, then its error, backup and post-flight problems indented."""
+    lines = [entry.summary()]
+    if entry.error:
+        lines.append(f"    error: {' '.join(entry.error.split())}")
+    if entry.backup_path:
+        lines.append(f"    backup: {entry.backup_path}")
+    lines += [f"    post-flight: {problem}" for problem in last_change_problems(entry)]
+    return lines
+
+
+def render_history(entries: Sequence[LedgerEntry], environment: str) -> str:
+    """The text of `syncdb history`: one change per line, newest first."""
+    if not entries:
+        return f"no change recorded yet in the ledger of {environment}\n"
+    return "\n".join(line for entry in entries for line in history_lines(entry)) + "\n"
+
+
+def last_change_problems(entry: LedgerEntry) -> list[str]:
+    """The post-flight problems recorded with a change (empty when none or not checked)."""
+    problems = (entry.postflight or {}).get("problems") or []
+    return [str(problem) for problem in problems]
 
 
 def _drift_line(drift: Any) -> str:
@@ -164,6 +196,11 @@ def _recommendations(status: EnvironmentStatus, env: Environment) -> list[str]:
                 tips.append(
                     f"{pending.revision}: {finding.rule} is suppressed ({finding.suppression_reason or 'no reason'})."
                 )
+    for item in status.edited:
+        tips.append(
+            f"Revision file {item.path} ({item.revision}) was edited after it was applied to {env.name}: "
+            "restore it as applied and put the change in a new revision."
+        )
     if status.push_marker is not None:
         tips.append("The schema was pushed: generate a revision and stamp it so migrations are in line again.")
     if status.drift is not None and not getattr(status.drift, "is_empty", True) and not status.pending:
@@ -277,6 +314,11 @@ def render_markdown(report: SyncReport) -> str:
         out.append(f"| Reachable | no: {_cell(status.error)} |")
     if report.last_backup:
         out.append(f"| Last backup | {report.last_backup} |")
+    if status.last_change is not None:
+        out.append(f"| Last change | {_cell(status.last_change.summary())} |")
+        if status.last_change.error:
+            out.append(f"| Last change error | {_cell(status.last_change.error)} |")
+        out += [f"| Post-flight | {_cell(problem)} |" for problem in last_change_problems(status.last_change)]
 
     out += ["", "## Pending Migrations", ""]
     if status.pending:

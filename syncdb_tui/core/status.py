@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from syncdb_tui.core.errors import SyncdbError
@@ -14,8 +15,21 @@ from syncdb_tui.core.risk.judge import PendingRevision, judge_revisions, worst_r
 if TYPE_CHECKING:
     import asyncpg
 
+    from syncdb_tui.core.changes.ledger import LedgerEntry
     from syncdb_tui.core.envs.environments import Environment
     from syncdb_tui.core.project.revisions import Project, RevisionGraph
+
+
+@dataclass(frozen=True)
+class EditedRevision:
+    """A revision applied to an environment whose file has changed since (ledger hash differs)."""
+
+    revision: str
+    path: str
+    """The revision file, relative to the project's root when it is inside it."""
+
+    def to_json(self) -> dict[str, str]:
+        return {"revision": self.revision, "path": self.path}
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,10 @@ class EnvironmentStatus:
     push_marker: Any = None
     judged_with_context: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    edited: tuple[EditedRevision, ...] = ()
+    """Applied revisions whose file changed since it was applied here (its sha256 differs from the ledger's)."""
+    last_change: LedgerEntry | None = None
+    """The newest change recorded in the environment's ledger (None: nothing recorded, or not readable)."""
 
     @property
     def risk(self) -> str:
@@ -74,6 +92,8 @@ class EnvironmentStatus:
             "multiple_heads": self.multiple_heads,
             "judged_with_context": self.judged_with_context,
             "notes": list(self.notes),
+            "edited": [item.to_json() for item in self.edited],
+            "last_change": self.last_change.to_json() if self.last_change is not None else None,
         }
 
 
@@ -116,9 +136,11 @@ async def status(
         applied = tuple(rev for rev in graph.upgrade_order() if rev in applied_set)
         pending_ids = [] if unknown else _pending_order(graph, applied_set)
         marker = await _push_marker(conn)
+        hashes, last_change, ledger_note = await _ledger_state(conn)
         pending, judged = await _pending_details(project, env, conn, graph, pending_ids, with_risk)
     finally:
         await conn.close()
+    edited = await asyncio.to_thread(edited_revisions, project, graph, applied, hashes)
     notes = []
     if unknown:
         notes.append(
@@ -132,6 +154,11 @@ async def status(
             "the schema was pushed ahead of its migrations; to get back in line: "
             "syncdb generate -m '...' then syncdb stamp head"
         )
+    notes += [
+        f"revision file {item.path} was edited after it was applied here (ledger hash differs)" for item in edited
+    ]
+    if ledger_note:
+        notes.append(ledger_note)
     drift = await _drift(project, env) if with_drift else None
     return EnvironmentStatus(
         **base,
@@ -147,7 +174,51 @@ async def status(
         push_marker=marker,
         judged_with_context=judged,
         notes=tuple(notes),
+        edited=edited,
+        last_change=last_change,
     )
+
+
+async def _ledger_state(conn: asyncpg.Connection) -> tuple[dict[str, str], LedgerEntry | None, str]:
+    """The ledger's hash of each applied revision file, its newest entry, and a note when it cannot be read."""
+    import asyncpg
+
+    from syncdb_tui.core.changes import ledger
+
+    try:
+        hashes = await ledger.applied_hashes(conn)
+        newest = await ledger.entries(conn, limit=1)
+    except asyncpg.PostgresError as error:  # a role without rights on the syncdb schema: status still renders
+        return (
+            {},
+            None,
+            f"the ledger ({ledger.TABLE}) cannot be read ({error}): last change and edited revision files not checked",
+        )
+    return hashes, newest[0] if newest else None, ""
+
+
+def edited_revisions(
+    project: Project, graph: RevisionGraph, applied: tuple[str, ...], hashes: dict[str, str]
+) -> tuple[EditedRevision, ...]:
+    """The ``applied`` revisions whose file's sha256 is not the one the ledger recorded when applying it."""
+    from syncdb_tui.core.changes.plan import file_sha256
+
+    edited = []
+    for revision in applied:
+        recorded = hashes.get(revision)
+        info = graph.by_id.get(revision)
+        if not recorded or info is None:
+            continue
+        if file_sha256(info.path) != recorded:
+            edited.append(EditedRevision(revision, _display_path(project, info.path)))
+    return tuple(edited)
+
+
+def _display_path(project: Project, path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(project.config.root.resolve()))
+    except (ValueError, OSError):
+        return path
 
 
 async def _push_marker(conn: asyncpg.Connection) -> Any:
@@ -155,7 +226,12 @@ async def _push_marker(conn: asyncpg.Connection) -> Any:
         from syncdb_tui.core.schema.push import read_push_marker
     except ImportError:
         return None
-    return await read_push_marker(conn)
+    import asyncpg
+
+    try:
+        return await read_push_marker(conn)
+    except asyncpg.PostgresError:  # no rights on the syncdb schema: status still renders
+        return None
 
 
 async def _drift(project: Project, env: Environment) -> Any:

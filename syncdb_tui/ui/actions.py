@@ -178,6 +178,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
         palette="view: toggle all pending / selected revision",
     ),
     ActionSpec(
+        "syncdb.history",
+        "h",
+        "history",
+        "History",
+        "Show the selected environment's ledger: every change syncdb applied there, newest first.",
+        palette="view: change history (ledger)",
+    ),
+    ActionSpec(
         "syncdb.focus_environments",
         "1",
         "focus_pane('environments')",
