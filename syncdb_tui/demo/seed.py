@@ -349,7 +349,7 @@ def _users(rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[st
 
 
 def _teams(rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[str, int]) -> list[tuple[Any, ...]]:
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for team_id in range(start, stop):
         name = f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_SUFFIXES)}"
         plan_name = _weighted(rng, PLANS)

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from syncdb_tui.core.backups.integrity import plain_complete, read_toc
 from syncdb_tui.core.backups.manifest import (
     BackupEntry,
     BackupManifest,
@@ -326,18 +327,13 @@ def _dump_failed(plan: BackupPlan, run: ToolRun) -> OperationError:
 async def _check_complete(partial: Path, fmt: str, tool: ToolInfo) -> None:
     """Raise unless the dump just written is whole (plain: trailer; others: readable TOC)."""
     if fmt == "plain":
-        with partial.open("rb") as handle:
-            handle.seek(max(0, partial.stat().st_size - 4096))
-            tail = handle.read()
-        if b"PostgreSQL database dump complete" not in tail:
+        if not await asyncio.to_thread(plain_complete, partial):
             raise OperationError(
                 f"pg_dump exited 0 but {partial.name} has no end-of-dump marker: the file is incomplete",
                 hint="check free disk space and run the backup again",
                 title="backup incomplete",
             )
         return
-    from syncdb_tui.core.backups.verify import read_toc
-
     await read_toc(partial, tool)
 
 

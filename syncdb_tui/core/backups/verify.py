@@ -1,9 +1,8 @@
 """Checking backups: size, SHA-256, a readable table of contents, and (deep) a trial restore.
 
 Who calls what: ``syncdb backups --verify [--deep]`` and the TUI call
-:func:`verify_backup`; ``core/restore.py`` calls :func:`integrity_problems`
-before it changes anything; ``core/backup.py`` calls :func:`read_toc` to check
-that a fresh archive is complete.
+:func:`verify_backup`.  The file-level checks it reports (also used by ``backup.py``
+and ``restore.py``) live in ``integrity.py``; the deep check restores with ``restore.py``.
 """
 
 from __future__ import annotations
@@ -14,14 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from syncdb_tui.core.backups.integrity import readable_problem
 from syncdb_tui.core.backups.manifest import BackupEntry, BackupManifest, checksum, load_entry, size_of
 from syncdb_tui.core.backups.process import run_tool
-from syncdb_tui.core.errors import OperationError
 from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
 
 if TYPE_CHECKING:
     from syncdb_tui.core.envs.environments import Environment
-    from syncdb_tui.core.envs.tools import ToolInfo
 
 
 @dataclass(frozen=True)
@@ -55,68 +53,6 @@ class VerifyResult:
             "ok": self.ok,
             "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
         }
-
-
-async def read_toc(path: Path, tool: ToolInfo | None = None, *, at_least: int | None = None) -> list[str]:
-    """The table of contents of a custom/directory archive (``pg_restore --list``).
-
-    Raises:
-        OperationError: pg_restore cannot read it (truncated, corrupt, or not an archive).
-    """
-    from syncdb_tui.core.envs.tools import find_tool
-
-    restore_tool = tool if tool is not None and tool.name == "pg_restore" else None
-    if restore_tool is None:
-        if tool is not None:
-            at_least = max(at_least or 0, tool.version_num)
-        restore_tool = await asyncio.to_thread(find_tool, "pg_restore", None, at_least=at_least)
-    run = await run_tool(restore_tool, ["--list", str(path)], None, capture_stdout=True)
-    if not run.ok:
-        raise OperationError(
-            f"{path.name} is not a readable archive: {run.errors()}",
-            hint="the file is truncated or damaged; take a new backup",
-            title="archive unreadable",
-        )
-    return [line for line in run.stdout.splitlines() if line and not line.startswith(";")]
-
-
-def _plain_complete(path: Path) -> bool:
-    with path.open("rb") as handle:
-        handle.seek(max(0, path.stat().st_size - 4096))
-        return b"PostgreSQL database dump complete" in handle.read()
-
-
-async def integrity_problems(manifest: BackupManifest, tool: ToolInfo | None = None) -> list[str]:
-    """What is wrong with a backup's file against its manifest (empty when nothing is)."""
-    path = manifest.path
-    if not path.exists():
-        return [f"{path} does not exist"]
-    problems: list[str] = []
-    actual_size = size_of(path)
-    if actual_size != manifest.size:
-        problems.append(f"it has {actual_size} bytes, the manifest says {manifest.size} (truncated or altered)")
-    (_, digest), readable = await asyncio.gather(asyncio.to_thread(checksum, path), _readable(manifest, tool))
-    if digest != manifest.sha256:
-        problems.append(f"its SHA-256 is {digest[:16]}…, the manifest says {manifest.sha256[:16]}…")
-    if readable:
-        problems.append(readable)
-    return problems
-
-
-async def _readable(manifest: BackupManifest, tool: ToolInfo | None) -> str:
-    if manifest.format == "plain":
-        return (
-            "" if await asyncio.to_thread(_plain_complete, manifest.path) else "the SQL file has no end-of-dump marker"
-        )
-    try:
-        await read_toc(
-            manifest.path,
-            tool if tool is not None and tool.name == "pg_restore" else None,
-            at_least=manifest.tool_version_num,
-        )
-    except OperationError as error:
-        return f"pg_restore cannot read it ({error.message})"
-    return ""
 
 
 async def verify_backup(
@@ -164,7 +100,7 @@ async def verify_backup(
             digest if digest == manifest.sha256 else f"{digest} ≠ {manifest.sha256}",
         )
     )
-    problem = await _readable(manifest, None)
+    problem = await readable_problem(manifest, None)
     checks.append(VerifyCheck("readable", not problem, problem or "table of contents read"))
     if deep:
         if env is None:
@@ -177,9 +113,9 @@ async def verify_backup(
 
 
 async def _deep_check(manifest: BackupManifest, env: Environment, progress: ProgressCallback | None) -> VerifyCheck:
-    from syncdb_tui.core.envs.environments import probe
     from syncdb_tui.core.backups.restore import compare_tables, create_database, drop_database
     from syncdb_tui.core.backups.restore_plan import restore_command
+    from syncdb_tui.core.envs.environments import probe
     from syncdb_tui.core.envs.tools import find_tool
 
     if manifest.kind == "data":

@@ -47,6 +47,8 @@ def _rewrite(text: str, change: Callable[[Any], None]) -> str | None:
 
     try:
         statement = pglast.parse_sql(text)[0].stmt
+        if statement is None:
+            return None
         change(statement)
         return RawStream()(statement) + ";"
     except Exception:  # the statement parsed as part of the file; be safe anyway
@@ -330,8 +332,9 @@ def batched_dml(table: str, verb: str, text: str, simple: bool) -> str:
         import pglast
 
         def change(statement: Any) -> None:
-            probe = pglast.parse_sql(f"SELECT 1 WHERE {batch}")
-            statement.whereClause = probe[0].stmt.whereClause
+            probe = pglast.parse_sql(f"SELECT 1 WHERE {batch}")[0].stmt
+            assert isinstance(probe, pglast.ast.SelectStmt)
+            statement.whereClause = probe.whereClause
 
         body = _rewrite(text, change) or f"{verb} … WHERE {batch};"
     return (

@@ -36,15 +36,16 @@ def parse(sql: str) -> tuple[Statement, ...]:
         parsed = json.loads(parse_sql_json(sql))["stmts"]
     except ParseError:
         return tuple(parse_each(sql))
-    ascii_text = sql.isascii()
-    raw = sql if ascii_text else sql.encode("utf-8")
+    # pglast's locations count bytes of UTF-8; Python slices count characters
+    encoded = None if sql.isascii() else sql.encode("utf-8")
+    size = len(sql) if encoded is None else len(encoded)
     statements = []
     for item in parsed:
         start = item.get("stmt_location", 0)
-        length = item.get("stmt_len", 0) or len(raw) - start
+        length = item.get("stmt_len", 0) or size - start
         end = start + length
-        if not ascii_text:
-            start, end = len(raw[:start].decode("utf-8", "replace")), len(raw[:end].decode("utf-8", "replace"))
+        if encoded is not None:
+            start, end = len(encoded[:start].decode("utf-8", "replace")), len(encoded[:end].decode("utf-8", "replace"))
         node = item.get("stmt", {})
         ((kind, body),) = node.items() if node else (("", {}),)
         statements.append(Statement(kind, body, sql[start:end].strip(), start, end))

@@ -181,33 +181,33 @@ def _drop(node: Node, text: str, state: ScanState) -> Judgement:
             )
     elif kind == "OBJECT_INDEX":
         for index in names:
-            table = state.index_tables.get(bare(index))
+            index_table = state.index_tables.get(bare(index))
             if node.get("concurrent"):
                 if state.in_transaction:
-                    judgement.hits.append(concurrently_in_transaction("DROP INDEX CONCURRENTLY", table, text))
+                    judgement.hits.append(concurrently_in_transaction("DROP INDEX CONCURRENTLY", index_table, text))
                 else:
                     judgement.hits.append(
                         Hit(
                             "drop-index-concurrently",
                             Severity.LOW,
                             SHARE_UPDATE_EXCLUSIVE,
-                            table,
+                            index_table,
                             f"drops the index {index} concurrently: queries go on",
                             fix.none_needed(),
                         )
                     )
-                if table:
-                    judgement.locks.append((table, SHARE_UPDATE_EXCLUSIVE))
+                if index_table:
+                    judgement.locks.append((index_table, SHARE_UPDATE_EXCLUSIVE))
                 continue
-            judgement.locks.append((table or index, ACCESS_EXCLUSIVE))
+            judgement.locks.append((index_table or index, ACCESS_EXCLUSIVE))
             judgement.hits.append(
                 Hit(
                     "drop-index",
                     Severity.MEDIUM,
                     ACCESS_EXCLUSIVE,
-                    table,
-                    f"DROP INDEX {index} takes ACCESS EXCLUSIVE on {table or 'its table'}: it queues behind every "
-                    "running query and blocks all others meanwhile",
+                    index_table,
+                    f"DROP INDEX {index} takes ACCESS EXCLUSIVE on {index_table or 'its table'}: it queues behind "
+                    "every running query and blocks all others meanwhile",
                     fix.drop_index(index),
                 )
             )

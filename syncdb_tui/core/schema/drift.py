@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 IGNORED_TABLES = frozenset({"alembic_version"})
 IGNORED_PREFIX = "syncdb_"
+IGNORED_SCHEMA = "syncdb"
+"""syncdb's own schema (the ledger, the push marker): never compared, never pushed."""
 
 
 def is_ignored_table(name: str | None) -> bool:
@@ -37,9 +39,16 @@ def is_ignored_table(name: str | None) -> bool:
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    """Alembic ``include_name`` hook that leaves out :func:`is_ignored_table` tables."""
+    """Alembic ``include_name`` hook that leaves out syncdb's schema and :func:`is_ignored_table` tables.
+
+    Autogenerate compares only the default schema unless ``include_schemas`` is set; the
+    schema check keeps syncdb's own schema out even then.
+    """
+    if type_ == "schema":
+        return name != IGNORED_SCHEMA
     if type_ == "table":
-        return not is_ignored_table(name)
+        schema = parent_names.get("schema_name") if isinstance(parent_names, dict) else None
+        return schema != IGNORED_SCHEMA and not is_ignored_table(name)
     return True
 
 
@@ -162,13 +171,9 @@ class DriftSummary:
         """The summary as plain lines (for status and the report)."""
         if self.is_empty:
             return ["models and database match"]
-        out = []
-        for table in self.new_tables:
-            out.append(f"new table {table.name} ({len(table.columns)} columns, {len(table.indexes)} indexes)")
-        for table in self.modified_tables:
-            out.append(f"modified table {table.name}: {table.describe()}")
-        for table in self.dropped_tables:
-            out.append(f"dropped table {table.name} ({len(table.columns)} columns)")
+        out = [f"new table {t.name} ({len(t.columns)} columns, {len(t.indexes)} indexes)" for t in self.new_tables]
+        out += [f"modified table {t.name}: {t.describe()}" for t in self.modified_tables]
+        out += [f"dropped table {t.name} ({len(t.columns)} columns)" for t in self.dropped_tables]
         return out
 
     def to_json(self) -> dict[str, Any]:
