@@ -122,7 +122,7 @@ def _carry_out(ctx: CommandContext, args: argparse.Namespace, env: Environment, 
     req = _requirements(args, env, plan)
     save_to = getattr(args, "save_plan", None)
     dry_run = ctx.dry_run or bool(save_to)
-    if not ctx.json and not plan.is_empty:
+    if not ctx.json and (not plan.is_empty or plan.stopped_at):  # an empty stopped plan still says why
         if dry_run and plan.revisions:
             ctx.write(plan.sql_script())
         ctx.note("\n".join(plan.describe()))
