@@ -150,3 +150,22 @@ def test_file_with_env_uses_live_sizes_and_configured_thresholds(tmp_path: Path,
     offline = run_cli("risk", str(path), "--json", cwd=tmp_path)
     assert json.loads(offline.out)[0]["severity"] == "MEDIUM"
     assert "judged without live context" in offline.err
+
+
+def test_risk_range_walks_every_parent_of_a_merge(tmp_path: Path, fresh_db, run_cli) -> None:
+    from alembic_factory import add_revision, make_project, revision_source
+
+    make_project(tmp_path, {"dev": fresh_db()}, revisions=3)
+    add_revision(tmp_path, "r0004_drop.py", revision_source("r0004", "r0003", "drop t_1", 'op.drop_table("t_1")'))
+    add_revision(
+        tmp_path,
+        "r0005_add.py",
+        revision_source("r0005", "r0003", "add t_5", 'op.create_table("t_5", sa.Column("id", sa.Integer))'),
+    )
+    # the merge's first parent is r0005: a walk along first parents never sees r0004's drop
+    add_revision(tmp_path, "r0006_merge.py", revision_source("r0006", ("r0005", "r0004"), "merge", "pass"))
+    result = run_cli("risk", "r0003:r0006", "--json", cwd=tmp_path)
+    assert result.code == 0, result.err
+    findings = json.loads(result.out)
+    assert ("drop-table", "HIGH") in {(f["rule"], f["severity"]) for f in findings}
+    assert run_cli("risk", "r0004:r0005", "--json", cwd=tmp_path).code == 2  # not an ancestor: a usage error

@@ -141,19 +141,9 @@ def _revision_sources(project: Project, env: Environment, target: str) -> list[_
         start_text, _, end_text = target.partition(":")
         start = _full_revision(project, start_text) if start_text else None
         end = _full_revision(project, end_text or "head")
-        revisions: list[str] = []
-        current = end
-        while current is not None and current != start:
-            revisions.append(current)
-            downs = graph.by_id[current].down_revisions
-            current = downs[0] if downs else None
-        if current != start:
-            raise UsageError(
-                f"{start_text} is not an ancestor of {end_text or 'head'}",
-                hint="a range A:B runs from an older revision A to a newer one B",
-                title="bad range",
-            )
-        revisions.reverse()
+        if end is None:
+            raise UsageError("a range ends at a revision, not at base", hint="give a range A:B with B a revision")
+        revisions = graph.between(start, end)
     else:
         revision = _full_revision(project, target)
         if revision is None:

@@ -76,6 +76,24 @@ class RevisionGraph:
         """Every revision, oldest first (parents before children)."""
         return [info.revision for info in reversed(self.revisions)]
 
+    def between(self, start: str | None, end: str) -> list[str]:
+        """The revisions after ``start`` up to ``end`` (inclusive), oldest first, through every parent of a merge.
+
+        ``start`` None means from base. Empty when ``start`` is ``end``.
+
+        Raises:
+            UsageError: ``start`` is not an ancestor of ``end``.
+        """
+        reach = self.ancestors([end])
+        if start is not None and start not in reach:
+            raise UsageError(
+                f"{start} is not an ancestor of {end}",
+                hint="a range A:B runs from an older revision A to a newer one B",
+                title="bad range",
+            )
+        below = self.ancestors([start]) if start is not None else set()
+        return [rev for rev in self.upgrade_order() if rev in reach and rev not in below]
+
 
 def _syntax_message(error: SyntaxError) -> str:
     where = f"{error.filename}, line {error.lineno}" if error.filename else f"line {error.lineno}"
