@@ -99,11 +99,12 @@ def seed_database(server: EmbeddedServer, database: str) -> None:
 
 
 def table_fingerprints(server: EmbeddedServer, database: str) -> dict[str, tuple[int, str]]:
-    """``{schema.table: (rows, md5 of the ordered rows)}`` of every user table."""
+    """``{schema.table: (rows, md5 of the ordered rows)}`` of every user table (syncdb's ledger schema aside)."""
     tables = psql(
         server,
         database,
-        "SELECT quote_ident(schemaname) || '.' || quote_ident(relname) FROM pg_stat_user_tables ORDER BY 1",
+        "SELECT quote_ident(schemaname) || '.' || quote_ident(relname) FROM pg_stat_user_tables "
+        "WHERE schemaname <> 'syncdb' ORDER BY 1",
     ).split()
     result: dict[str, tuple[int, str]] = {}
     for table in tables:

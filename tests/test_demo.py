@@ -11,8 +11,16 @@ from syncdb_tui.demo.project import DEMO_CONFIG, DEMO_MIGRATIONS
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("demo")
+def demo_dir() -> Path:
+    import atexit
+    import shutil
+    import tempfile
+
+    # not under pytest's 0700 tmp dir: as root the embedded server runs as another user, who must reach it
+    # (and another pytest run resets that dir to 0700 while this one runs); see conftest's pg_server
+    root = Path(tempfile.mkdtemp(prefix="syncdb-test-demo-"))
+    root.chmod(0o755)
+    atexit.register(shutil.rmtree, root, True)
     (root / "syncdb.toml").write_text(DEMO_CONFIG.format(migrations=DEMO_MIGRATIONS.as_posix()))
     return root
 

@@ -39,12 +39,15 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
             )
             env = None
         else:
-            from syncdb_tui.core.envs.sessions import confirmation_reasons
+            from syncdb_tui.core.changes.policy import requirements
 
-            reasons = confirmation_reasons(env)
-            if reasons:
-                reasons.append("a deep verify restores every backup into a scratch database on its server")
-                ctx.confirm_typed(env.name, "deep verify", reasons)
+            req = requirements(env, "verify")
+            if req.asks_anything:
+                ctx.note(
+                    f"a deep verify restores every backup into a scratch database on {env.name}'s server "
+                    "and drops it again"
+                )
+            ctx.satisfy(req)
 
     async def verify_all() -> list[VerifyResult]:
         return [await verify_backup(entry, deep=env is not None, env=env) for entry in entries]

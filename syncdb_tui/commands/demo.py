@@ -11,10 +11,15 @@ from syncdb_tui.commands.context import quiet_logs
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
     from syncdb_tui.config import Config
+    from syncdb_tui.core.changes.policy import Requirements
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--reset", action="store_true", help="drop and rebuild the three demo databases")
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="drop and rebuild the three demo databases (embedded ones only; prod asks for its name, or --force)",
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="amount of fake data (1 = a few thousand rows)")
     parser.add_argument("--no-tui", action="store_true", help="print the three environments' status and exit")
     parser.add_argument(
@@ -66,7 +71,12 @@ def _describe_dry_run(args: argparse.Namespace, ctx: CommandContext) -> None:
     else:
         where = f"{args.dir}/syncdb.toml (written if missing, with the demo's scripts)"
     targets = ", ".join(f"{name} at {target}" for name, target in DEMO_TARGETS.items())
-    how = "rebuilt from scratch" if args.reset else "reused when already built"
+    how = (
+        "rebuilt from scratch (only databases of syncdb's embedded server are ever dropped; a protected one "
+        "asks for its name, or --force)"
+        if args.reset
+        else "reused when already built"
+    )
     ctx.note(
         f"dry run: would use {where}, start the embedded PostgreSQL beside it and build {targets} "
         f"(prod protected), seeded at scale {args.scale}; environments {how}. Nothing was changed."
@@ -95,7 +105,12 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         _describe_dry_run(args, ctx)
         return 0
     config = _demo_config(args, ctx)
-    built = build_demo(config, reset=args.reset, scale=args.scale, progress=ctx.progress_printer())
+
+    def satisfy(req: Requirements) -> None:
+        ctx.note(f"demo: {req.environment}'s database is dropped and rebuilt from scratch")
+        ctx.satisfy(req)
+
+    built = build_demo(config, reset=args.reset, scale=args.scale, progress=ctx.progress_printer(), satisfy=satisfy)
     for item in built:
         how = "reused" if item.reused else f"built at {item.target}, {item.rows} rows"
         ctx.note(f"{item.name}: {how}")

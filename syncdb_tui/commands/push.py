@@ -25,10 +25,13 @@ def _finding_line(finding: Any) -> str:
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
-    from syncdb_tui.core.schema.push import PUSHED_HINT, plan_push, push
+    from syncdb_tui.core.changes.policy import check_refusal, requirements
+    from syncdb_tui.core.changes.recorded import push, push_requirements
+    from syncdb_tui.core.schema.push import PUSHED_HINT, plan_push
 
     config = ctx.config
     env = ctx.environment()
+    check_refusal(requirements(env, "push"))  # refused on a protected environment, whatever the flags
     plan = asyncio.run(plan_push(config, env))
     if plan.is_empty:
         if ctx.json:
@@ -51,11 +54,12 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     if ctx.dry_run:
         ctx.note("dry run: nothing was changed")
         return 0
-    if plan.destructive:
-        ctx.confirm_typed(env.name, "push", list(plan.destructive))
+    ctx.satisfy(push_requirements(env, plan))
     result = asyncio.run(push(config, env, plan=plan, allow_destructive=True, progress=ctx.progress_printer()))
     if ctx.json:
         ctx.write_json({**result.to_json(), "dry_run": False})
+    if result.ledger_problem:
+        ctx.note(f"warning: the push could not be recorded in {env.name}'s ledger: {result.ledger_problem}")
     ctx.note(f"pushed {len(plan.statements)} statements to {env.name} in {result.seconds:.2f} s")
     ctx.note(f"{env.name} is now ahead of its migrations: {PUSHED_HINT}")
     return 0

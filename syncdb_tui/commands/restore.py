@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
+    from syncdb_tui.core.backups.restore_plan import RestorePlan
+    from syncdb_tui.core.changes.policy import Requirements
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +27,8 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
     from syncdb_tui.commands.backup import progress_display
-    from syncdb_tui.core.backups.restore import plan_restore, restore
+    from syncdb_tui.core.backups.restore import plan_restore
+    from syncdb_tui.core.changes.recorded import restore, restore_requirements
     from syncdb_tui.core.errors import RefusedError
 
     config = ctx.config
@@ -38,11 +41,12 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         "jobs": args.jobs,
     }
     plan = asyncio.run(plan_restore(config, args.backup, **kwargs))
+    req = restore_requirements(env, plan)
     if ctx.dry_run:
         if ctx.json:
-            ctx.write_json(plan.to_json())
+            ctx.write_json({**plan.to_json(), "requirements": req.to_json()})
         else:
-            ctx.write(_describe_plan(plan))
+            ctx.write(_describe_plan(plan, req))
         return 0
     if plan.refusal:
         raise RefusedError(
@@ -50,8 +54,9 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
             hint="restore into a new database with --target-db NAME, or pass --clean to replace what is there",
             title="restore refused",
         )
-    if plan.confirmation_reasons:
-        ctx.confirm_typed(env.name, f"restore {plan.backup.name} into {plan.database}", list(plan.confirmation_reasons))
+    if req.asks_anything:
+        ctx.note(f"restore {plan.backup.name} into {plan.database} on {env.name}'s server")
+    ctx.satisfy(req)
     if plan.safety_backup and not ctx.json:
         ctx.note(f"taking a safety backup of {env.name} first")
     with progress_display(ctx, f"restore into {plan.database}") as progress:
@@ -68,14 +73,13 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         + f": {len(result.tables)} tables, {rows} rows, counts match the manifest; "
         + f"alembic revision {', '.join(result.alembic_revisions) or 'none'}; {result.duration_seconds:.1f} s"
     )
+    if result.ledger_problem:
+        ctx.note(f"warning: the restore could not be recorded in {result.database}'s ledger: {result.ledger_problem}")
     ctx.write(result.database)
     return 0
 
 
-def _describe_plan(plan: object) -> str:
-    from syncdb_tui.core.backups.restore import RestorePlan
-
-    assert isinstance(plan, RestorePlan)
+def _describe_plan(plan: RestorePlan, req: Requirements) -> str:
     manifest = plan.manifest
     lines = [
         f"would restore {plan.backup}",
@@ -93,8 +97,8 @@ def _describe_plan(plan: object) -> str:
         lines.append(f"  would drop:  {shown}")
     if plan.safety_backup:
         lines.append(f"  first:       a safety backup of {plan.environment}")
-    if plan.confirmation_reasons:
-        lines.append(f"  confirm:     {'; '.join(plan.confirmation_reasons)} (typed confirmation or --force)")
+    if req.typed_name:
+        lines.append(f"  confirm:     {'; '.join(req.reasons)} (typed confirmation or --force)")
     if plan.refusal:
         lines.append(f"  REFUSED:     {plan.refusal}")
     return "\n".join(lines)

@@ -20,24 +20,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
+    from syncdb_tui.core.changes.policy import check_refusal, requirements
     from syncdb_tui.core.errors import UsageError
-    from syncdb_tui.core.seed import refuse_protected, seed_environment
+    from syncdb_tui.core.seed import nonempty_requirements, seed_environment
 
     if args.scale <= 0:
         raise UsageError(f"--scale must be positive, not {args.scale}", hint="e.g. --scale 0.5 or --scale 100")
     config = ctx.config
     env = ctx.environment()
-    refuse_protected(env)
+    check_refusal(requirements(env, "seed"))  # never on a protected environment, whatever the flags
     if ctx.dry_run:
         ctx.note(f"dry run: would seed {env.name} ({env.display_url}) at scale {args.scale}; nothing was changed")
         return 0
 
     def confirm(question: str) -> bool:
-        if ctx.force:
-            return True
-        if not ctx.interactive:
-            return False
-        ctx.confirm_typed(env.name, f"seed ({question})", [f"{env.name}'s database is not empty"])
+        ctx.satisfy(nonempty_requirements(env, question))
         return True
 
     result = asyncio.run(
@@ -51,6 +48,8 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
             seed_value=args.seed_value,
         )
     )
+    if result.ledger_problem:
+        ctx.note(f"warning: the seed could not be recorded in {env.name}'s ledger: {result.ledger_problem}")
     if ctx.json:
         ctx.write_json(result.to_json())
         return 0

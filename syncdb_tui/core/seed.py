@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import asyncpg
 
     from syncdb_tui.config import Config
+    from syncdb_tui.core.changes.policy import Requirements
     from syncdb_tui.core.envs.environments import Environment
 
 DEMO_SEED = "syncdb_tui.demo.seed:seed"
@@ -67,6 +68,10 @@ class SeedResult:
     environment: str = ""
     truncated: tuple[str, ...] = ()
     """Tables emptied first (``--reset``)."""
+    ledger_id: int | None = None
+    """The row recording this seed in the database's ledger (``syncdb.ledger``)."""
+    ledger_problem: str = ""
+    """Why the seed could not be recorded in the ledger (empty when it was)."""
 
     @property
     def rows_per_second(self) -> float:
@@ -81,6 +86,7 @@ class SeedResult:
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second),
             "truncated": list(self.truncated),
+            "ledger_id": self.ledger_id,
         }
 
 
@@ -131,13 +137,17 @@ def _ident(name: str) -> str:
 
 
 def refuse_protected(env: Environment) -> None:
-    """Raise RefusedError on a protected environment (seeding is never allowed there)."""
-    if env.protected:
-        raise RefusedError(
-            f"{env.name} is a protected environment: seeding would write fake data into it",
-            hint="seed a development environment (--env dev); protected environments are never seeded",
-            title="seed refused",
-        )
+    """Raise RefusedError on a protected environment (the policy never seeds one, whatever the flags)."""
+    from syncdb_tui.core.changes.policy import check_refusal, requirements
+
+    check_refusal(requirements(env, "seed"))
+
+
+def nonempty_requirements(env: Environment, question: str) -> Requirements:
+    """What the policy asks before seeding into (or truncating) tables that hold data: the typed name."""
+    from syncdb_tui.core.changes.policy import requirements
+
+    return requirements(env, "seed", extra_reasons=[f"{env.name} already holds data, and seed would {question}"])
 
 
 async def seed_environment(
@@ -212,22 +222,31 @@ async def seed_environment(
                 ) from None
             truncated = tuple(tables)
         started = time.perf_counter()
+        details = {"source": spec, "scale": scale, "seed": seed_value, "reset": reset, "truncated": list(truncated)}
         try:
             result = await _call_seed(seed_callable, spec, env, conn, options, tables)
-        except SyncdbError:
+        except SyncdbError as error:
+            await _record(env, ok=False, error=error.message, details=details)
             raise
         except asyncpg.PostgresError as error:
-            raise OperationError(
+            failure = OperationError(
                 f"seeding {env.name} with {spec} failed: {error}",
                 hint="nothing was kept; check that the database is at the revision the seeder expects",
                 title="seed failed",
-            ) from None
+            )
+            await _record(env, ok=False, error=failure.message, details=details)
+            raise failure from None
         except Exception as error:
-            raise OperationError(
+            failure = OperationError(
                 f"the seed callable {spec} raised {type(error).__name__}: {error}",
                 hint="fix the seed function (SYNCDB_DEBUG=1 shows the traceback)",
                 title="seed failed",
-            ) from error
+            )
+            await _record(env, ok=False, error=failure.message, details=details)
+            raise failure from error
+    details["tables"] = dict(result.tables)
+    details["total_rows"] = result.total_rows
+    ledger_id, problem = await _record(env, ok=True, details=details)
     return SeedResult(
         tables=result.tables,
         total_rows=result.total_rows,
@@ -235,7 +254,38 @@ async def seed_environment(
         source=spec,
         environment=env.name,
         truncated=truncated,
+        ledger_id=ledger_id,
+        ledger_problem=problem,
     )
+
+
+async def _record(env: Environment, *, ok: bool, details: dict[str, Any], error: str = "") -> tuple[int | None, str]:
+    """Record the seed in ``env``'s ledger (on a connection of its own): ``(row id, "")`` or ``(None, why not)``.
+
+    Never raises: the seed itself has finished (or failed) when this runs.
+    """
+    from syncdb_tui.core.changes import ledger
+    from syncdb_tui.core.envs.environments import connection
+    from syncdb_tui.core.project.versions import current_revisions
+    from syncdb_tui.core.secrets import redact
+
+    try:
+        async with connection(env) as conn:
+            revisions = await current_revisions(conn) or ()
+            row_id = await ledger.record(
+                conn,
+                action="seed",
+                environment=env.name,
+                ok=ok,
+                error=redact(error),
+                from_revisions=revisions,
+                to_revisions=revisions,
+                application_name="syncdb seed",
+                details=details,
+            )
+    except Exception as problem:
+        return None, redact(str(problem)) or type(problem).__name__
+    return row_id, ""
 
 
 async def _call_seed(

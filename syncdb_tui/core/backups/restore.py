@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 
 from syncdb_tui.core.backups.manifest import BackupManifest
 from syncdb_tui.core.backups.process import ToolRun, run_pipeline, run_tool
+from syncdb_tui.core.backups.restore_plan import RestorePlan, find_backup, plan_restore, restore_command
 from syncdb_tui.core.errors import OperationError, RefusedError
 from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
-from syncdb_tui.core.backups.restore_plan import RestorePlan, find_backup, plan_restore, restore_command
 
 if TYPE_CHECKING:
     import asyncpg
@@ -82,6 +82,10 @@ class RestoreResult:
     tables: tuple[TableCheck, ...]
     duration_seconds: float
     tool: ToolInfo
+    ledger_id: int | None = None
+    """The row recording this restore in the restored database's ledger (set by ``core.changes.recorded``)."""
+    ledger_problem: str = ""
+    """Why the restore could not be recorded in the ledger (empty when it was)."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -94,6 +98,7 @@ class RestoreResult:
             "tables": [{"name": t.name, "expected": t.expected, "actual": t.actual, "ok": t.ok} for t in self.tables],
             "duration_seconds": self.duration_seconds,
             "tool": self.tool.to_json(),
+            "ledger_id": self.ledger_id,
         }
 
 
@@ -103,7 +108,7 @@ async def check_integrity(manifest: BackupManifest, tool: ToolInfo | None = None
     Raises:
         RefusedError: the file is missing, truncated, altered or unreadable.
     """
-    from syncdb_tui.core.backups.verify import integrity_problems
+    from syncdb_tui.core.backups.integrity import integrity_problems
 
     problems = await integrity_problems(manifest, tool)
     if problems:
@@ -197,7 +202,9 @@ async def restore(
 ) -> RestoreResult:
     """Restore a backup into ``env``'s database, or into a new database ``target_db`` on its server.
 
-    The caller asks for the typed confirmation (see :attr:`RestorePlan.confirmation_reasons`).
+    Front ends call ``core.changes.recorded.restore`` instead: it records the restore in
+    the ledger.  The caller asks first what the policy asks for
+    (``core.changes.recorded.restore_requirements``).
 
     Raises:
         UsageError: no such backup or impossible options.

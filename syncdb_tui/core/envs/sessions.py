@@ -3,8 +3,8 @@
 Who calls what: ``alembic_runner.py`` takes :func:`advisory_lock` before any
 Alembic command that writes, sets the session's ``lock_timeout`` and runs a
 :class:`BlockerWatch` beside it so that a migration stuck behind another
-session can name that session.  ``confirmation_reasons`` is the one rule for
-when a typed confirmation is needed (CLI and TUI ask the same way).
+session can name that session.  When a typed confirmation is needed is decided
+by ``core.changes.policy`` (CLI and TUI ask the same way).
 """
 
 from __future__ import annotations
@@ -176,13 +176,3 @@ class BlockerWatch:
         if not self.seen:
             return "the blocking session could not be identified (it may have finished)"
         return "; ".join(session.describe() for session in self.seen.values())
-
-
-def confirmation_reasons(env: Environment, *, risk_name: str | None = None) -> list[str]:
-    """Why changing ``env`` needs a typed confirmation (empty: it does not)."""
-    reasons = []
-    if env.protected:
-        reasons.append(f"{env.name} is a protected environment")
-    if risk_name == "HIGH":
-        reasons.append("the change has HIGH-risk findings")
-    return reasons

@@ -166,6 +166,10 @@ class PushResult:
     applied: bool
     seconds: float = 0.0
     marker: PushMarker | None = field(default=None)
+    ledger_id: int | None = None
+    """The row recording this push in the database's ledger (set by ``core.changes.recorded.push``)."""
+    ledger_problem: str = ""
+    """Why the push could not be recorded in the ledger (empty when it was)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -173,10 +177,13 @@ class PushResult:
             "applied": self.applied,
             "seconds": round(self.seconds, 3),
             "marker": self.marker.to_json() if self.marker is not None else None,
+            "ledger_id": self.ledger_id,
         }
 
 
 def _refuse_protected(env: Environment) -> None:
+    # the policy (core.changes.policy) refuses push on a protected environment before anything is planned;
+    # this guard keeps the function itself safe for any caller (schema sits below changes: no import of it)
     if env.protected:
         raise RefusedError(
             f"{env.name} is a protected environment: push changes a schema without a migration",
@@ -210,6 +217,8 @@ def _produce_with_diffs(sync_conn: Any, metadata: MetaData) -> tuple[list[Any], 
 
     context = MigrationContext.configure(sync_conn, opts=comparison_options(metadata))
     upgrade_ops = produce_migrations(context, metadata).upgrade_ops
+    if upgrade_ops is None:  # produce_migrations always builds one; the attribute is Optional for other callers
+        return [], []
     return _flatten(upgrade_ops), list(upgrade_ops.as_diffs())
 
 
