@@ -171,7 +171,8 @@ def test_kill_9_of_pg_dump_during_the_pre_change_backup_changes_nothing(tmp_path
             lambda: (
                 psql_exec(
                     url,
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE 'LOCK TABLE%';",
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND query ILIKE 'LOCK TABLE%';",
                 ).strip()
                 != "0"
             )

@@ -115,7 +115,9 @@ async def test_migrate_without_acknowledging_high_is_refused(ui_project: UiProje
         assert isinstance(app.screen, MainScreen)
         notification = next(n for n in app._notifications if n.title == "acknowledge HIGH findings")
         assert "not acknowledged" in notification.message
-        assert main_screen(app).range_mode
+        # the refused plan is pinned in the risk pane, whose ack items tick it
+        pinned = main_screen(app).pinned_plan
+        assert pinned is not None and pinned.environment == "prod" and pinned.risk == "HIGH"
         assert _current(ui_project.config(), "prod") == ("a003",)
 
 

@@ -18,10 +18,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from syncdb_tui.core.errors import RefusedError
+from syncdb_tui.core.jsontext import json_default
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -100,7 +100,7 @@ class CommandContext:
 
     def write_json(self, data: Any) -> None:
         """Data on stdout as indented JSON."""
-        self.write(json.dumps(data, indent=2, default=_json_default))
+        self.write(json.dumps(data, indent=2, default=json_default))
 
     @property
     def interactive(self) -> bool:
@@ -220,24 +220,3 @@ def quiet_logs(run: Callable[[argparse.Namespace, CommandContext], int]) -> Call
             logging.disable(previous)
 
     return wrapper
-
-
-def _json_default(value: Any) -> Any:
-    import dataclasses
-    from datetime import date, datetime
-    from decimal import Decimal
-    from enum import Enum
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")

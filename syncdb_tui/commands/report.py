@@ -49,8 +49,8 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
     import json
 
-    from syncdb_tui.commands.context import _json_default
     from syncdb_tui.core.errors import UnreachableError
+    from syncdb_tui.core.jsontext import json_default
     from syncdb_tui.core.report import build_report, render_markdown
 
     path = Path(args.output) if args.output and args.output != "-" else None
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         _check_output(path)
     env = ctx.environment()
     report = asyncio.run(build_report(ctx.project, env))
-    text = json.dumps(report.to_json(), indent=2, default=_json_default) + "\n" if ctx.json else render_markdown(report)
+    text = json.dumps(report.to_json(), indent=2, default=json_default) + "\n" if ctx.json else render_markdown(report)
     if path is not None and ctx.dry_run:
         ctx.write(text)
         ctx.note(f"dry run: the report would be written to {path}; printed here instead")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from syncdb_tui.core.errors import ConfigError, OperationError, RefusedError, SyncdbError
 from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
+from syncdb_tui.core.sqltext import quote_ident
 
 if TYPE_CHECKING:
     import asyncpg
@@ -123,17 +124,13 @@ async def tables_with_rows(conn: asyncpg.Connection, tables: list[str]) -> list[
     """Those of ``tables`` that hold at least one row."""
     found = []
     for table in tables:
-        if await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{_ident(table)}")'):
+        if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {quote_ident(table)})"):
             found.append(table)
     return found
 
 
 async def count_rows(conn: asyncpg.Connection, tables: list[str]) -> dict[str, int]:
-    return {table: int(await conn.fetchval(f'SELECT count(*) FROM "{_ident(table)}"')) for table in tables}
-
-
-def _ident(name: str) -> str:
-    return name.replace('"', '""')
+    return {table: int(await conn.fetchval(f"SELECT count(*) FROM {quote_ident(table)}")) for table in tables}
 
 
 def refuse_protected(env: Environment) -> None:
@@ -211,7 +208,7 @@ async def seed_environment(
                 )
         if reset and filled:
             emit(progress, JobProgress(phase=f"truncating {len(tables)} tables"))
-            quoted = ", ".join(f'"{_ident(table)}"' for table in tables)
+            quoted = ", ".join(quote_ident(table) for table in tables)
             try:
                 await conn.execute(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
             except asyncpg.PostgresError as error:

@@ -30,6 +30,7 @@ from syncdb_tui.core.backups.process import ToolRun, run_pipeline, run_tool
 from syncdb_tui.core.backups.restore_plan import RestorePlan, find_backup, plan_restore, restore_command
 from syncdb_tui.core.errors import OperationError, RefusedError
 from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
+from syncdb_tui.core.sqltext import quote_ident
 
 if TYPE_CHECKING:
     import asyncpg
@@ -127,7 +128,7 @@ async def create_database(env: Environment, database: str) -> None:
 
     async with connection(env) as conn:
         try:
-            await conn.execute(f"CREATE DATABASE {_ident(database)} TEMPLATE template0")
+            await conn.execute(f"CREATE DATABASE {quote_ident(database)} TEMPLATE template0")
         except asyncpg.PostgresError as error:
             raise OperationError(
                 f"cannot create the database {database!r} on {env.name}'s server: {error}",
@@ -143,13 +144,9 @@ async def drop_database(env: Environment, database: str) -> None:
     with contextlib.suppress(Exception):
         async with connection(env) as conn:
             try:
-                await conn.execute(f"DROP DATABASE IF EXISTS {_ident(database)} WITH (FORCE)")
+                await conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)")
             except Exception:
-                await conn.execute(f"DROP DATABASE IF EXISTS {_ident(database)}")
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+                await conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(database)}")
 
 
 async def compare_tables(

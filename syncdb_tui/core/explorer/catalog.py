@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from syncdb_tui.core.errors import OperationError
-from syncdb_tui.core.explorer.query import CTID, KeyColumn, TableRef, quote_ident
+from syncdb_tui.core.explorer.query import CTID, KeyColumn, TableRef
+from syncdb_tui.core.sqltext import quote_ident
 
 if TYPE_CHECKING:
     import asyncpg
@@ -374,6 +375,6 @@ def create_statement(info: TableInfo) -> str:
 
 
 def _literal(text: str) -> str:
-    from syncdb_tui.core.explorer.query import quote_literal
+    from syncdb_tui.core.sqltext import quote_literal
 
     return quote_literal(text)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from syncdb_tui.core.errors import OperationError, RefusedError, SyncdbError, UsageError
-from syncdb_tui.core.explorer.query import Params, cast_text, key_match, quote_ident, render_params
+from syncdb_tui.core.explorer.query import Params, cast_text, key_match, render_params
+from syncdb_tui.core.sqltext import quote_ident
 
 if TYPE_CHECKING:
     from syncdb_tui.core.explorer.catalog import TableInfo

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import decimal
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -48,6 +46,7 @@ from syncdb_tui.core.explorer.query import (
     page_query,
     row_query,
 )
+from syncdb_tui.core.jsontext import json_default
 
 if TYPE_CHECKING:
     import asyncpg
@@ -450,23 +449,9 @@ def display_value(value: Any, limit: int = 60) -> tuple[str, bool]:
     return text, False
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "\\x" + bytes(value).hex()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return str(value)
-
-
 def row_as_json(row: dict[str, Any], *, indent: int | None = 2) -> str:
     """One row as JSON (jsonb values nested, not quoted; bytea as ``\\x`` hex)."""
-    return json.dumps(row, indent=indent, ensure_ascii=False, default=_json_default)
+    return json.dumps(row, indent=indent, ensure_ascii=False, default=json_default)
 
 
 def pretty_value(value: Any) -> str:
@@ -474,7 +459,7 @@ def pretty_value(value: Any) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, dict | list):
-        return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+        return json.dumps(value, indent=2, ensure_ascii=False, default=json_default)
     return text_value(value)
 
 

@@ -227,15 +227,19 @@ def render_operations(operations: list[Any], metadata: MetaData) -> tuple[str, .
     from alembic.migration import MigrationContext
     from alembic.operations import Operations
 
-    statements: list[str] = []
+    buffer = io.StringIO()
     context = MigrationContext.configure(
         dialect_name="postgresql",
-        opts={"as_sql": True, "output_buffer": io.StringIO(), "literal_binds": True, "target_metadata": metadata},
+        opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True, "target_metadata": metadata},
     )
-    context.impl.static_output = lambda text: statements.append(text.strip().rstrip(";"))  # type: ignore[method-assign]
     runner = Operations(context)
+    statements: list[str] = []
     for operation in operations:
+        start = buffer.tell()
         runner.invoke(operation)
+        # Alembic writes each statement to the buffer as "SQL;" followed by a blank line
+        rendered = buffer.getvalue()[start:]
+        statements += [part.strip().rstrip(";").strip() for part in rendered.split(";\n\n")]
     return tuple(statement for statement in statements if statement)
 
 

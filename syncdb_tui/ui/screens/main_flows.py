@@ -305,10 +305,13 @@ class FlowsMixin(_ScreenBase):
         self.start_flow(self._push_flow(self.env_name), "push", self.env_name)
 
     async def _push_flow(self, env_name: str) -> None:
-        from syncdb_tui.core.schema import push
+        from syncdb_tui.core.changes import recorded
+        from syncdb_tui.core.changes.policy import check_refusal, check_satisfied, requirements
+        from syncdb_tui.core.schema.push import plan_push
 
         env = await self.environment(env_name)
-        plan = await push.plan_push(self.config, env)
+        check_refusal(requirements(env, "push"))
+        plan = await plan_push(self.config, env)
         if plan.is_empty:
             self.notify(f"the models and {env_name}'s schema already match: nothing to push")
             return
@@ -319,13 +322,16 @@ class FlowsMixin(_ScreenBase):
                 f"{plan.summary}\n\n```sql\n{plan.sql.rstrip()}\n```\n",
             )
             return
-        if plan.destructive:
-            await self.confirm_typed(env, "push", list(plan.destructive), plan.summary)
+        req = recorded.push_requirements(env, plan)
+        await self.confirm_typed(env, "push", list(req.reasons), plan.summary)
+        check_satisfied(req, confirmed=True)
         async with self.job("push", env_name, f"push models to {env_name}") as job:
-            result = await push.push(
+            result = await recorded.push(
                 self.config, env, plan=plan, allow_destructive=bool(plan.destructive), progress=job.progress
             )
             job.summary = f"{len(plan.statements)} statement(s) applied in {result.seconds:.1f} s"
+        if result.ledger_problem:
+            self.notify(result.ledger_problem, title="ledger", severity="warning", markup=False)
         self.refresh_environment(env_name)
 
     def action_seed(self) -> None:
@@ -421,12 +427,14 @@ class FlowsMixin(_ScreenBase):
                 f"```sh\n{plan.command}\n```\n\nwould replace:\n\n{dropped}\n",
             )
             return
-        reasons = list(plan.confirmation_reasons)
-        if choice.target_db is None and not reasons:
-            reasons = [f"the objects of {env.database} are replaced by the backup's"]
-        await self.confirm_typed(env, "restore", reasons, f"backup {choice.backup.name} → {plan.database}")
+        from syncdb_tui.core.changes import recorded
+        from syncdb_tui.core.changes.policy import check_satisfied
+
+        req = recorded.restore_requirements(env, plan)
+        await self.confirm_typed(env, "restore", list(req.reasons), f"backup {choice.backup.name} → {plan.database}")
+        check_satisfied(req, confirmed=True)
         async with self.job("restore", env_name, f"restore {choice.backup.name[:24]}") as job:
-            result = await restore.restore(
+            result = await recorded.restore(
                 self.config,
                 choice.backup,
                 env=env,
