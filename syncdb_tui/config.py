@@ -39,12 +39,14 @@ TOP_LEVEL_KEYS = {
     "explorer",
     "tui",
     "backup",
+    "guard",
 }
 ENVIRONMENT_KEYS = {"url", "protected", "backup_before_migrate", "database", "description"}
 RISK_KEYS = {"large_table_rows", "large_table_bytes", "medium_table_rows", "long_running_seconds"}
 EXPLORER_KEYS = {"statement_timeout", "page_size"}
 TUI_KEYS = {"refresh_interval", "theme"}
 BACKUP_KEYS = {"compression", "format"}
+GUARD_KEYS = {"max_queued", "max_queue_wait_ms", "interval_ms"}
 
 ENVIRONMENT_ALIASES: dict[str, tuple[str, ...]] = {
     "prod": ("prod", "production", "prd", "live"),
@@ -100,6 +102,22 @@ class RiskThresholds:
 
 
 @dataclass(frozen=True)
+class GuardSettings:
+    """The lock-queue guard: when a migration's lock request makes application sessions queue, stop it.
+
+    While a migration runs, syncdb samples ``pg_stat_activity`` + ``pg_blocking_pids()``; when more
+    than ``max_queued`` sessions wait behind the migration, or the oldest of them has waited longer
+    than ``max_queue_wait_ms``, the migration's statement is cancelled and retried with backoff
+    (like a lock timeout), so a stuck ALTER never takes the application down. 0 turns a limit off.
+    """
+
+    max_queued: int = 20
+    max_queue_wait_ms: int = 2000
+    interval_ms: int = 250
+    """How often the lock queue is sampled."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration of one project."""
 
@@ -112,7 +130,10 @@ class Config:
     script_location: Path | None = None
     alembic_ini: Path | None = None
     target_metadata: str | None = None
-    """``module:attribute`` of the SQLAlchemy ``MetaData`` the models define."""
+    """``module:attribute`` of the SQLAlchemy ``MetaData`` the models define (from the config, else
+    from env.py's ``target_metadata``; ``"env.py"`` when env.py sets it in a way only running it tells)."""
+    target_metadata_source: str = ""
+    """Where ``target_metadata`` came from: the config file's name, ``"env.py"``, or "" (none)."""
     seed: str | None = None
     """``module:function`` of the project's seed callable."""
     backup_dir: Path = Path("backups")
@@ -122,12 +143,37 @@ class Config:
     migrate_lock_wait: float = 10.0
     """Seconds a second syncdb waits for the migration advisory lock before giving up."""
     risk: RiskThresholds = field(default_factory=RiskThresholds)
+    guard: GuardSettings = field(default_factory=GuardSettings)
     explorer_statement_timeout: float = 10.0
     explorer_page_size: int = 100
     refresh_interval: float = 30.0
     theme: str = ""
     backup_compression: str = "gzip:1"
     backup_format: str = "custom"
+
+    @property
+    def alembic_script_dir(self) -> Path | None:
+        """The Alembic script directory (script_location, or the one alembic.ini names)."""
+        if self.script_location is not None:
+            return self.script_location
+        if self.alembic_ini is not None:
+            from syncdb_tui.core.project.envpy import ini_settings
+
+            return ini_settings(self.alembic_ini).script_location
+        return None
+
+    @property
+    def import_paths(self) -> tuple[Path, ...]:
+        """Directories put on ``sys.path`` for the project's code: Alembic's ``prepend_sys_path``
+        (relative to alembic.ini), the config's directory and alembic.ini's."""
+        paths: list[Path] = []
+        if self.alembic_ini is not None:
+            from syncdb_tui.core.project.envpy import ini_settings
+
+            paths += ini_settings(self.alembic_ini).prepend_sys_path
+            paths.append(self.alembic_ini.parent.resolve())
+        paths.append(self.root)
+        return tuple(dict.fromkeys(paths))
 
     @property
     def data_dir(self) -> Path:
@@ -226,13 +272,27 @@ def _fallback(cwd: Path) -> Config:
             title="no Alembic project",
         )
     environment = EnvironmentConfig(name="dev", url=url)
+    metadata, source = _env_py_metadata(None, alembic_ini)
     return Config(
         root=cwd,
         path=None,
         environments={"dev": environment},
         default_env="dev",
         alembic_ini=alembic_ini,
+        target_metadata=metadata,
+        target_metadata_source=source,
     )
+
+
+def _env_py_metadata(script_path: Path | None, ini_path: Path | None) -> tuple[str | None, str]:
+    """env.py's target_metadata (the way ``alembic check`` finds the models) and its source."""
+    from syncdb_tui.core.project.envpy import ini_settings, metadata_from_env_py
+
+    location = script_path
+    if location is None and ini_path is not None:
+        location = ini_settings(ini_path).script_location
+    spec = metadata_from_env_py(location)
+    return spec, ("env.py" if spec else "")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -354,6 +414,10 @@ def _build(data: dict[str, Any], file_path: Path, root: Path) -> Config:
             kwargs[key] = _typed(data[key], kind, key, file_path)
     kwargs.update(_sections(data, file_path))
 
+    target_metadata = text("target_metadata")
+    metadata_source = file_path.name if target_metadata else ""
+    if not target_metadata:
+        target_metadata, metadata_source = _env_py_metadata(script_path, ini_path)
     return Config(
         root=root,
         path=file_path,
@@ -361,7 +425,8 @@ def _build(data: dict[str, Any], file_path: Path, root: Path) -> Config:
         default_env=default_env,
         script_location=script_path,
         alembic_ini=ini_path,
-        target_metadata=text("target_metadata"),
+        target_metadata=target_metadata,
+        target_metadata_source=metadata_source,
         seed=text("seed"),
         backup_dir=root / (text("backup_dir") or "backups"),
         **kwargs,
@@ -374,6 +439,17 @@ def _sections(data: dict[str, Any], file_path: Path) -> dict[str, Any]:
     _check_keys(risk, RISK_KEYS, "[risk]", file_path)
     thresholds = {key: _typed(value, (int, float), f"risk.{key}", file_path) for key, value in risk.items()}
     kwargs["risk"] = RiskThresholds(**thresholds)
+    guard = _typed(data.get("guard", {}), dict, "guard", file_path)
+    _check_keys(guard, GUARD_KEYS, "[guard]", file_path)
+    limits = {key: _typed(value, int, f"guard.{key}", file_path) for key, value in guard.items()}
+    for key, value in limits.items():
+        if value < 0 or (key == "interval_ms" and value < 50):
+            raise ConfigError(
+                f"{file_path}: guard.{key} = {value} is out of range",
+                hint="limits are 0 (off) or positive; interval_ms is at least 50",
+                title="invalid [guard] setting",
+            )
+    kwargs["guard"] = GuardSettings(**limits)
     explorer = _typed(data.get("explorer", {}), dict, "explorer", file_path)
     _check_keys(explorer, EXPLORER_KEYS, "[explorer]", file_path)
     if "statement_timeout" in explorer:

@@ -38,6 +38,11 @@ def add_plan_arguments(parser: argparse.ArgumentParser, *, backup: bool = True) 
         help="apply exactly the plan saved in FILE; refused if the database or the scripts moved since",
     )
     parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="print the live lock queue and DDL progress while the change runs, one line per change of state",
+    )
+    parser.add_argument(
         "--ack",
         metavar="RULE[,RULE]",
         action="append",
@@ -152,7 +157,8 @@ def _carry_out(ctx: CommandContext, args: argparse.Namespace, env: Environment, 
             ctx.note(f"{env.name} is already at {', '.join(plan.before) or 'base'}: nothing to do")
         return 0
     ctx.satisfy(req, acked=acks(args))
-    outcome = execute(ctx.project, env, plan, backup=req.backup, progress=ctx.progress_printer())
+    printer = ctx.progress_printer(log=bool(getattr(args, "watch", False)))
+    outcome = execute(ctx.project, env, plan, backup=req.backup, progress=printer)
     _report(ctx, outcome)
     if not outcome.ok:
         error = outcome.error_object()
@@ -170,6 +176,8 @@ def _report(ctx: CommandContext, outcome: Outcome) -> None:
         return
     if ctx.err.isatty():
         ctx.err.write("\n")  # end the open progress line
+    for abort in outcome.aborts:
+        ctx.note(f"lock-queue guard: {abort}; retried")
     if outcome.ok:
         ctx.note(outcome.summary())
     if outcome.postflight is not None:

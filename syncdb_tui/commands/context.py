@@ -176,9 +176,26 @@ class CommandContext:
             )
         check_satisfied(req, confirmed=True, acked=given + [finding.key for finding in missing])
 
-    def progress_printer(self) -> ProgressCallback:
-        """A progress callback that draws a single updating line on stderr (or nothing in JSON mode)."""
+    def progress_printer(self, *, log: bool = False) -> ProgressCallback:
+        """A progress callback that draws a single updating line on stderr (or nothing in JSON mode).
+
+        ``log``: one timestamped line per change of state instead (``--watch``), even on a terminal.
+        """
+        import time
+
         last: list[str] = [""]
+        if log:
+
+            def log_line(event: JobProgress) -> None:
+                if self.json:
+                    return
+                line = f"{event.phase} {event.detail}".strip()
+                if line != last[0]:
+                    last[0] = line
+                    self.err.write(time.strftime("%H:%M:%S ") + line + "\n")
+                    self.err.flush()
+
+            return log_line
 
         def show(event: JobProgress) -> None:
             if self.json:

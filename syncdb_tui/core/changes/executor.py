@@ -36,6 +36,7 @@ from syncdb_tui.core.secrets import redact
 
 if TYPE_CHECKING:
     from syncdb_tui.core.envs.environments import Environment
+    from syncdb_tui.core.envs.sessions import QueueSample
     from syncdb_tui.core.project.revisions import Project
 
 _NON_TRANSACTIONAL = ("CONCURRENTLY", "COMMIT;", "VACUUM", "ALTER TYPE")
@@ -62,6 +63,8 @@ class Outcome:
     ledger_id: int | None = None
     dry_run: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    aborts: tuple[str, ...] = ()
+    """Statements the lock-queue guard cancelled before they were retried."""
 
     @property
     def environment(self) -> str:
@@ -123,6 +126,7 @@ class Outcome:
             "consequences": list(plan.consequences),
             "stopped_at": plan.stopped_at or None,
             "notes": list(self.notes),
+            "guard_aborts": list(self.aborts),
         }
 
     def error_object(self) -> OperationError:
@@ -253,6 +257,7 @@ async def _execute(
             to_revisions=outcome.now_at,
             error=outcome.error,
             postflight=post.to_json() if post is not None else None,
+            details={"guard_aborts": list(outcome.aborts)} if outcome.aborts else None,
         )
         await _record_committed(lock_conn, row_id, outcome)
         if plan.action in ("upgrade", "stamp") and outcome.ok:
@@ -320,6 +325,8 @@ async def _apply(
             ),
         )
 
+    watch_progress = _SampleReporter(env.name, plan, progress)
+
     def call(cfg: Any) -> Any:
         if plan.action == "upgrade":
             return command.upgrade(cfg, destination)
@@ -329,6 +336,7 @@ async def _apply(
 
     error: OperationError | None = None
     attempts = 0
+    aborts: tuple[str, ...] = ()
     try:
         run = await asyncio.to_thread(
             run_alembic,
@@ -339,10 +347,13 @@ async def _apply(
             progress=progress,
             on_version=on_version,
             take_lock=False,
+            on_sample=watch_progress,
         )
         attempts = run.attempts
+        aborts = run.aborts
     except OperationError as caught:
         error = caught
+        aborts = tuple(getattr(caught, "aborts", ()))
     now = await _read_now(env)
     seconds = time.monotonic() - started
     if error is None:
@@ -355,8 +366,44 @@ async def _apply(
             attempts=attempts,
             seconds=seconds,
             backup_path=backup_path,
+            aborts=aborts,
         )
-    return _failure(plan, env, error, now, graph.ancestors, seconds, backup_path)
+    from dataclasses import replace
+
+    return replace(_failure(plan, env, error, now, graph.ancestors, seconds, backup_path), aborts=aborts)
+
+
+class _SampleReporter:
+    """Turns the watcher's samples (lock queue, DDL progress) into progress events, with an ETA for DDL."""
+
+    def __init__(self, env_name: str, plan: Plan, progress: ProgressCallback | None) -> None:
+        self.env_name = env_name
+        self.plan = plan
+        self.progress = progress
+        self._first: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def __call__(self, sample: QueueSample) -> None:
+        detail = sample.describe()
+        ddl = sample.progress
+        if ddl is not None and ddl.total > 0:
+            key = (ddl.command, ddl.relation)
+            now = time.monotonic()
+            started_at, started_done = self._first.setdefault(key, (now, ddl.done))
+            rate = (ddl.done - started_done) / (now - started_at) if now > started_at else 0.0
+            if rate > 0:
+                detail += f", about {max(0.0, (ddl.total - ddl.done) / rate):.0f} s left"
+            emit(
+                self.progress,
+                JobProgress(
+                    phase=f"{self.env_name}: {ddl.command} {ddl.phase}",
+                    done=ddl.done,
+                    total=ddl.total,
+                    unit="blocks",
+                    detail=detail,
+                ),
+            )
+            return
+        emit(self.progress, JobProgress(phase=f"{self.env_name}: {sample.statement[:80]}", detail=detail))
 
 
 async def _read_now(env: Environment) -> tuple[str, ...]:

@@ -169,18 +169,23 @@ async def finish(
     error: str = "",
     backup_path: str | None = None,
     postflight: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
-    """Complete the row ``row_id``: result, where the database stands now, post-flight findings."""
+    """Complete the row ``row_id``: result, where the database stands now, post-flight findings.
+
+    ``details`` are merged into the row's details (e.g. the lock-queue guard's aborts).
+    """
     await conn.execute(
         f"UPDATE {TABLE} SET finished_at = now(), result = $2, error = $3, "
         "to_revisions = coalesce($4, to_revisions), backup_path = coalesce($5, backup_path), "
-        "postflight = $6::jsonb WHERE id = $1",
+        "postflight = $6::jsonb, details = details || $7::jsonb WHERE id = $1",
         row_id,
         "ok" if ok else "failed",
         error,
         list(to_revisions) if to_revisions is not None else None,
         backup_path,
         json.dumps(postflight) if postflight is not None else None,
+        json.dumps(details or {}),
     )
 
 

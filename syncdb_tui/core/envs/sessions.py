@@ -106,9 +106,95 @@ async def acquire_advisory_lock(conn: asyncpg.Connection, database: str, wait_se
         await asyncio.sleep(0.2)
 
 
+@dataclass(frozen=True)
+class DdlProgress:
+    """What PostgreSQL's progress views say about the migration's running statement."""
+
+    command: str
+    """CREATE INDEX, CLUSTER, VACUUM, ANALYZE or COPY."""
+    phase: str
+    relation: str
+    done: int
+    total: int
+
+    @property
+    def fraction(self) -> float | None:
+        return self.done / self.total if self.total > 0 else None
+
+    def describe(self) -> str:
+        pct = f" {100 * self.fraction:.0f}%" if self.fraction is not None else ""
+        return f"{self.command} on {self.relation}: {self.phase}{pct}"
+
+
+@dataclass(frozen=True)
+class QueueSample:
+    """One look at the migration's backend and the sessions queued behind it."""
+
+    statement: str
+    """The migration backend's current statement (first line)."""
+    waiting_for_lock: bool
+    blocked_by: tuple[Session, ...]
+    queued: int
+    """Other sessions waiting for a lock behind the migration."""
+    oldest_wait_ms: int
+    progress: DdlProgress | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.waiting_for_lock:
+            who = ", ".join(f"pid {s.pid} ({s.application or s.user})" for s in self.blocked_by) or "another session"
+            parts.append(f"waiting for a lock held by {who}")
+        if self.queued:
+            parts.append(f"{self.queued} session(s) queued behind it, oldest {self.oldest_wait_ms / 1000:.1f} s")
+        if self.progress is not None:
+            parts.append(self.progress.describe())
+        return "; ".join(parts) or "running"
+
+
+_MIGRATION_BACKENDS = """
+SELECT pid, coalesce(query, '') AS query, coalesce(wait_event_type, '') AS wait
+FROM pg_stat_activity
+WHERE pid <> pg_backend_pid() AND (pid = ANY($1::int[]) OR (application_name = $2 AND datname = current_database()))
+"""
+
+_QUEUE = """
+SELECT count(*)::int AS queued,
+       coalesce(max(extract(epoch FROM clock_timestamp() - coalesce(a.state_change, a.query_start))), 0)::float8
+           AS oldest
+FROM pg_stat_activity a
+WHERE a.wait_event_type = 'Lock' AND NOT (a.pid = ANY($1::int[])) AND pg_blocking_pids(a.pid) && $1::int[]
+"""
+
+_PROGRESS = """
+SELECT 'CREATE INDEX' AS command, phase, relid::regclass::text AS relation,
+       CASE WHEN blocks_total > 0 THEN blocks_done ELSE tuples_done END AS done,
+       CASE WHEN blocks_total > 0 THEN blocks_total ELSE tuples_total END AS total
+FROM pg_stat_progress_create_index WHERE pid = ANY($1::int[])
+UNION ALL
+SELECT command, phase, relid::regclass::text, heap_blks_scanned, heap_blks_total
+FROM pg_stat_progress_cluster WHERE pid = ANY($1::int[])
+UNION ALL
+SELECT 'VACUUM', phase, relid::regclass::text, heap_blks_scanned, heap_blks_total
+FROM pg_stat_progress_vacuum WHERE pid = ANY($1::int[])
+UNION ALL
+SELECT 'ANALYZE', phase, relid::regclass::text, sample_blks_scanned, sample_blks_total
+FROM pg_stat_progress_analyze WHERE pid = ANY($1::int[])
+UNION ALL
+SELECT 'COPY', command, relid::regclass::text, bytes_processed, bytes_total
+FROM pg_stat_progress_copy WHERE pid = ANY($1::int[])
+LIMIT 1
+"""
+
+
 @dataclass
 class BlockerWatch:
-    """Polls who blocks the migration's backends, so a lock timeout can name them."""
+    """Watches the migration's backends while they run (every ``interval`` seconds).
+
+    It remembers who blocks them (so a lock timeout can name the session), reports the
+    lock queue the migration causes and the progress of long DDL (``on_sample``), and, with
+    a ``guard``, cancels the migration's statement when too many application sessions queue
+    behind it or wait too long (``guard_tripped``; the runner then retries with backoff).
+    """
 
     env: Environment
     pids: list[int] = field(default_factory=list)
@@ -116,6 +202,16 @@ class BlockerWatch:
     interval: float = 0.25
     on_version: Callable[[tuple[str, ...]], None] | None = None
     """Called when the version table changes (a revision committed), for progress."""
+    on_sample: Callable[[QueueSample], None] | None = None
+    """Called with each sample that shows something: a lock wait, a queue, DDL progress."""
+    max_queued: int = 0
+    """Guard: cancel when more sessions than this queue behind the migration (0: off)."""
+    max_queue_wait_ms: int = 0
+    """Guard: cancel when the oldest queued session has waited longer than this (0: off)."""
+    guard_tripped: bool = False
+    aborts: list[str] = field(default_factory=list)
+    """What the guard cancelled, and why (one line each)."""
+    last_sample: QueueSample | None = None
     _versions: tuple[str, ...] | None = None
     _task: asyncio.Task[None] | None = None
     _conn: asyncpg.Connection | None = None
@@ -123,7 +219,7 @@ class BlockerWatch:
     async def start(self) -> None:
         from syncdb_tui.core.envs.environments import connect
 
-        self._conn = await connect(self.env)
+        self._conn = await connect(self.env, server_settings={"application_name": "syncdb watch"})
         self._task = asyncio.create_task(self._poll())
 
     async def _poll(self) -> None:
@@ -139,13 +235,66 @@ class BlockerWatch:
                     self.pids,
                     MIGRATE_APPLICATION_NAME,
                 )
+                blockers = [_session(row) for row in rows]
+                for session in blockers:
+                    self.seen[session.pid] = session
+                await self._sample(blockers)
+            except asyncio.CancelledError:
+                raise
             except Exception:
                 return
-            for row in rows:
-                self.seen[row["pid"]] = _session(row)
             if self.on_version is not None:
                 await self._report_version()
             await asyncio.sleep(self.interval)
+
+    async def _sample(self, blockers: list[Session]) -> None:
+        assert self._conn is not None
+        backends = await self._conn.fetch(_MIGRATION_BACKENDS, self.pids, MIGRATE_APPLICATION_NAME)
+        pids = [int(row["pid"]) for row in backends]
+        if not pids:
+            return
+        queue = await self._conn.fetchrow(_QUEUE, pids)
+        progress_row = await self._conn.fetchrow(_PROGRESS, pids)
+        progress = None
+        if progress_row is not None:
+            progress = DdlProgress(
+                command=str(progress_row["command"]),
+                phase=str(progress_row["phase"]),
+                relation=str(progress_row["relation"] or "?"),
+                done=int(progress_row["done"] or 0),
+                total=int(progress_row["total"] or 0),
+            )
+        statement = next((str(row["query"]).strip().splitlines()[0][:200] for row in backends if row["query"]), "")
+        waiting = any(row["wait"] == "Lock" for row in backends)
+        blocking_migration = {s.pid: s for s in blockers}
+        sample = QueueSample(
+            statement=statement,
+            waiting_for_lock=waiting,
+            blocked_by=tuple(blocking_migration.values()) if waiting else (),
+            queued=int(queue["queued"] or 0) if queue else 0,
+            oldest_wait_ms=int(float(queue["oldest"] or 0) * 1000) if queue else 0,
+            progress=progress,
+        )
+        self.last_sample = sample
+        if self.on_sample is not None and (sample.waiting_for_lock or sample.queued or sample.progress):
+            self.on_sample(sample)
+        if not self.guard_tripped and self._over_limit(sample):
+            self.guard_tripped = True
+            why = (
+                f"{sample.queued} session(s) queued behind the migration, the oldest for "
+                f"{sample.oldest_wait_ms / 1000:.1f} s (guard: max_queued {self.max_queued or 'off'}, "
+                f"max_queue_wait_ms {self.max_queue_wait_ms or 'off'})"
+            )
+            self.aborts.append(f"cancelled {statement or 'the running statement'}: {why}")
+            for pid in pids:
+                await self._conn.execute("SELECT pg_cancel_backend($1)", pid)
+
+    def _over_limit(self, sample: QueueSample) -> bool:
+        if not sample.queued:
+            return False
+        if self.max_queued and sample.queued > self.max_queued:
+            return True
+        return bool(self.max_queue_wait_ms and sample.oldest_wait_ms > self.max_queue_wait_ms)
 
     async def _report_version(self) -> None:
         import asyncpg

@@ -20,7 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from syncdb_tui.core.envs.sessions import MIGRATE_APPLICATION_NAME, BlockerWatch, acquire_advisory_lock
+from syncdb_tui.core.envs.sessions import (
+    MIGRATE_APPLICATION_NAME,
+    BlockerWatch,
+    QueueSample,
+    acquire_advisory_lock,
+)
 from syncdb_tui.core.errors import OperationError, SyncdbError, UsageError
 from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
 from syncdb_tui.core.project.revisions import ALEMBIC_LOCK, Project, translate_script_errors
@@ -42,6 +47,8 @@ class RunOutcome:
     attempts: int
     seconds: float
     log: str
+    aborts: tuple[str, ...] = ()
+    """Statements the lock-queue guard cancelled (each then retried)."""
 
 
 def _sqlstate(error: BaseException) -> str | None:
@@ -82,6 +89,7 @@ def run_alembic(
     retry_on_lock_timeout: bool = True,
     on_version: Callable[[tuple[str, ...]], None] | None = None,
     take_lock: bool = True,
+    on_sample: Callable[[QueueSample], None] | None = None,
 ) -> RunOutcome:
     """Run ``call(alembic_config)`` against ``env`` under the migration lock (blocking).
 
@@ -95,28 +103,50 @@ def run_alembic(
     config = project.config
     attempts = 0
     started = time.monotonic()
+    aborts: list[str] = []
     while True:
         attempts += 1
         try:
             value, log = asyncio.run(
-                _run_once(project, env, call, progress=progress, on_version=on_version, take_lock=take_lock)
+                _run_once(
+                    project,
+                    env,
+                    call,
+                    progress=progress,
+                    on_version=on_version,
+                    take_lock=take_lock,
+                    on_sample=on_sample,
+                )
             )
-            return RunOutcome(value, attempts, time.monotonic() - started, log)
+            return RunOutcome(value, attempts, time.monotonic() - started, log, tuple(aborts))
         except _LockTimeout as timeout:
+            aborts += timeout.aborts
             if not retry_on_lock_timeout or attempts > config.lock_retries:
-                raise OperationError(
-                    f"{action} on {env.name} gave up after {attempts} attempt(s): a statement waited "
-                    f"longer than lock_timeout ({config.lock_timeout:g} s) for a lock held by "
-                    f"{timeout.blockers}",
+                if timeout.aborts:
+                    message = (
+                        f"{action} on {env.name} gave up after {attempts} attempt(s): the lock-queue guard "
+                        f"stopped it each time; last: {timeout.aborts[-1]}"
+                    )
+                else:
+                    message = (
+                        f"{action} on {env.name} gave up after {attempts} attempt(s): a statement waited "
+                        f"longer than lock_timeout ({config.lock_timeout:g} s) for a lock held by "
+                        f"{timeout.blockers}"
+                    )
+                error = OperationError(
+                    message,
                     hint="let that session finish or stop it, then run again (nothing of the blocked "
                     "revision was applied)",
                     title="migration blocked",
-                ) from None
+                )
+                error.aborts = tuple(aborts)  # type: ignore[attr-defined]
+                raise error from None
             delay = min(2 ** (attempts - 1), 8)
+            why = f"guard: {timeout.aborts[-1]}" if timeout.aborts else f"blocked by {timeout.blockers}"
             emit(
                 progress,
                 JobProgress(
-                    phase=f"blocked by {timeout.blockers}; retrying in {delay} s",
+                    phase=f"{why}; retrying in {delay} s",
                     detail=f"attempt {attempts + 1} of {config.lock_retries + 1}",
                 ),
             )
@@ -133,9 +163,10 @@ def run_alembic(
 
 
 class _LockTimeout(Exception):
-    def __init__(self, blockers: str) -> None:
+    def __init__(self, blockers: str, aborts: tuple[str, ...] = ()) -> None:
         super().__init__(blockers)
         self.blockers = blockers
+        self.aborts = aborts
 
 
 async def _run_once(
@@ -146,12 +177,21 @@ async def _run_once(
     progress: ProgressCallback | None,
     on_version: Callable[[tuple[str, ...]], None] | None = None,
     take_lock: bool = True,
+    on_sample: Callable[[QueueSample], None] | None = None,
 ) -> tuple[Any, str]:
     from syncdb_tui.core.envs.environments import connect
 
     config = project.config
     lock_conn = await connect(env, server_settings={"application_name": "syncdb lock"})
-    watch = BlockerWatch(env, on_version=on_version)
+    guard = config.guard
+    watch = BlockerWatch(
+        env,
+        on_version=on_version,
+        on_sample=on_sample,
+        interval=guard.interval_ms / 1000,
+        max_queued=guard.max_queued,
+        max_queue_wait_ms=guard.max_queue_wait_ms,
+    )
     try:
         if take_lock:
             await acquire_advisory_lock(lock_conn, env.database, config.migrate_lock_wait)
@@ -161,8 +201,11 @@ async def _run_once(
             return await _run_shared(project, env, call, watch, settings)
         return await _run_unshared(project, env, call, settings)
     except Exception as error:
-        if _sqlstate(error) == "55P03":
+        state = _sqlstate(error)
+        if state == "55P03":
             raise _LockTimeout(watch.describe()) from error
+        if state == "57014" and watch.guard_tripped:  # query_canceled by the lock-queue guard
+            raise _LockTimeout(watch.describe(), tuple(watch.aborts)) from error
         raise
     finally:
         await watch.stop()
@@ -219,9 +262,10 @@ async def _run_shared(
                 cfg.attributes["connection"] = sync_conn
                 with (
                     ALEMBIC_LOCK,
-                    translate_script_errors(project.script_location, commands=False),
+                    translate_script_errors(project.script_location, commands=False, roots=project.config.import_paths),
                     contextlib.redirect_stdout(stdout),
                 ):
+                    project.prepare_imports()
                     return call(cfg)
 
             value = await conn.run_sync(run)
@@ -246,9 +290,10 @@ async def _run_unshared(
         try:
             with (
                 ALEMBIC_LOCK,
-                translate_script_errors(project.script_location, commands=False),
+                translate_script_errors(project.script_location, commands=False, roots=project.config.import_paths),
                 contextlib.redirect_stdout(stdout),
             ):
+                project.prepare_imports()
                 return call(cfg)
         finally:
             for key, value in saved.items():

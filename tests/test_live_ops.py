@@ -1,0 +1,178 @@
+"""Operating a migration on a live database: the lock queue it causes, the guard, DDL progress.
+
+Real sessions on the embedded server: a long transaction holds a lock the migration needs,
+application writers queue behind the migration's lock request, and the guard cancels and
+retries the migration so the writers are never stuck for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncpg
+
+from alembic_factory import add_revision, make_project, revision_source
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def _migration_waiting(psql_exec: Callable[..., str], url: str) -> bool:
+    return (
+        psql_exec(
+            url,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'syncdb migrate' "
+            "AND wait_event_type = 'Lock';",
+        ).strip()
+        != "0"
+    )
+
+
+def test_guard_cancels_a_migration_that_queues_writers_then_retries_and_succeeds(
+    tmp_path: Path, fresh_db, psql_exec, run_cli
+) -> None:
+    url = fresh_db()
+    toml = make_project(tmp_path, {"dev": url}, revisions=1, extra_config="[guard]\nmax_queued = 2\ninterval_ms = 100")
+    # the guard, not lock_timeout, must be what stops the waiting ALTER
+    toml.write_text(
+        toml.read_text()
+        .replace("lock_timeout = 1", "lock_timeout = 60")
+        .replace("lock_retries = 1", "lock_retries = 6")
+    )
+    assert run_cli("migrate", cwd=tmp_path).code == 0
+    psql_exec(url, "INSERT INTO t_1 (name) SELECT 'seed' FROM generate_series(1, 100);")
+    add_revision(
+        tmp_path,
+        "r0002_alter.py",
+        revision_source("r0002", "r0001", "add a column", 'op.add_column("t_1", sa.Column("extra", sa.Integer))'),
+    )
+
+    release = threading.Event()
+    writers_done: list[float] = []
+    holder_ready = threading.Event()
+    errors: list[BaseException] = []
+
+    def sessions() -> None:
+        async def main() -> None:
+            holder = await asyncpg.connect(url)
+            # a long report: holds ACCESS SHARE on t_1 until released
+            await holder.execute("BEGIN; SELECT count(*) FROM t_1")
+            holder_ready.set()
+            while not _migration_waiting(psql_exec, url):
+                await asyncio.sleep(0.05)
+
+            async def writer(n: int) -> None:
+                conn = await asyncpg.connect(url)
+                try:
+                    started = time.monotonic()
+                    await conn.execute("INSERT INTO t_1 (name) VALUES ($1)", f"writer {n}")
+                    writers_done.append(time.monotonic() - started)
+                finally:
+                    await conn.close()
+
+            await asyncio.gather(*(writer(n) for n in range(4)))
+            while not release.is_set():
+                await asyncio.sleep(0.05)
+            await holder.execute("COMMIT")
+            await holder.close()
+
+        try:
+            asyncio.run(main())
+        except BaseException as error:  # surfaced by the test below
+            errors.append(error)
+
+    thread = threading.Thread(target=sessions)
+    thread.start()
+    assert holder_ready.wait(30)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncdb_tui", "migrate", "--json", "--watch"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # the four writers queue behind the waiting ALTER; the guard cancels it and they get through
+        wait_for(lambda: len(writers_done) == 4 or bool(errors), timeout=60)
+        assert not errors, errors
+        assert max(writers_done) < 10
+        release.set()  # the report ends; the retried ALTER now gets its lock
+        out, err = proc.communicate(timeout=120)
+    finally:
+        release.set()
+        thread.join(30)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    data = json.loads(out)
+    assert data["ok"] is True and data["now_at"] == ["r0002"]
+    assert data["guard_aborts"] and "queued behind the migration" in data["guard_aborts"][0]
+    assert psql_exec(url, "SELECT count(*) FROM t_1 WHERE name LIKE 'writer%';").strip() == "4"
+    assert psql_exec(url, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'extra';").strip() == "1"
+    recorded = psql_exec(url, "SELECT details->'guard_aborts'->>0 FROM syncdb.ledger ORDER BY id DESC LIMIT 1;")
+    assert "queued behind the migration" in recorded
+
+
+def test_watch_shows_the_lock_wait_and_the_session_in_the_way(tmp_path: Path, fresh_db, psql_exec, run_cli) -> None:
+    url = fresh_db()
+    toml = make_project(tmp_path, {"dev": url}, revisions=1, extra_config="[guard]\ninterval_ms = 100")
+    toml.write_text(toml.read_text().replace("lock_timeout = 1", "lock_timeout = 3"))
+    assert run_cli("migrate", cwd=tmp_path).code == 0
+    add_revision(
+        tmp_path,
+        "r0002_alter.py",
+        revision_source("r0002", "r0001", "add a column", 'op.add_column("t_1", sa.Column("extra", sa.Integer))'),
+    )
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import asyncio, asyncpg, sys\n"
+            "async def main():\n"
+            "    conn = await asyncpg.connect(sys.argv[1], server_settings={'application_name': 'nightly-report'})\n"
+            "    await conn.execute('BEGIN; SELECT count(*) FROM t_1')\n"
+            "    print('holding', flush=True)\n"
+            "    await asyncio.sleep(2.5)\n"
+            "    await conn.execute('COMMIT')\n"
+            "asyncio.run(main())\n",
+            url,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    result = run_cli("migrate", "--watch", cwd=tmp_path)
+    holder.wait(30)
+    assert result.code == 0, result.err
+    assert "waiting for a lock held by pid" in result.err and "nightly-report" in result.err
+
+
+def test_progress_of_a_long_index_build_is_shown(tmp_path: Path, fresh_db, psql_exec, run_cli) -> None:
+    url = fresh_db()
+    make_project(tmp_path, {"dev": url}, revisions=1, extra_config="[guard]\ninterval_ms = 50")
+    assert run_cli("migrate", cwd=tmp_path).code == 0
+    psql_exec(url, "INSERT INTO t_1 (name) SELECT md5(g::text) FROM generate_series(1, 2000000) g;")
+    add_revision(
+        tmp_path,
+        "r0002_index.py",
+        revision_source("r0002", "r0001", "index names", 'op.create_index("ix_t_1_name", "t_1", ["name"])'),
+    )
+    result = run_cli("migrate", "--watch", "--force", cwd=tmp_path)  # HIGH on a big table: --force
+    assert result.code == 0, result.err
+    progress = [line for line in result.err.splitlines() if "CREATE INDEX on t_1" in line]
+    assert progress, result.err
+    assert any("%" in line for line in progress)
