@@ -28,6 +28,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "generate": ("generate", "autogenerate a revision from the models (-m MSG)"),
     "migrate": ("migrate", "apply pending revisions (default: head)"),
     "downgrade": ("downgrade", "roll back to TARGET (-1, a revision, base)"),
+    "rehearse": ("rehearse", "run the plan on a scratch copy; report locks taken and times (--json)"),
     "stamp": ("stamp", "set the version table without running migrations"),
     "check": ("check", "CI gate: pending, drift, multiple heads, risk over --max-risk"),
     "risk": ("risk", "risk findings of SQL or of pending revisions"),
@@ -40,6 +41,9 @@ VERBS: dict[str, tuple[str, str]] = {
     "studio": ("studio", "open the TUI on the table explorer"),
     "psql": ("psql", "psql connected to the environment (-- ARGS)"),
     "history": ("history", "the ledger of changes applied to the environment (--json, --limit N)"),
+    "init": ("init", "start a project (syncdb.toml + Alembic scripts) or adopt an existing alembic.ini"),
+    "merge": ("merge", "write a merge revision joining the history's heads (-m MSG)"),
+    "reset": ("reset", "dev only: drop and recreate the database, migrate it to head and seed it"),
     "demo": ("demo", "build the AI BotKit demo (embedded dev/staging/prod) and open the TUI"),
 }
 

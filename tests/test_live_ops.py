@@ -176,3 +176,92 @@ def test_progress_of_a_long_index_build_is_shown(tmp_path: Path, fresh_db, psql_
     progress = [line for line in result.err.splitlines() if "CREATE INDEX on t_1" in line]
     assert progress, result.err
     assert any("%" in line for line in progress)
+
+
+def _databases(psql_exec: Callable[..., str], url: str) -> set[str]:
+    return set(psql_exec(url, "SELECT datname FROM pg_database;").split())
+
+
+def test_rehearsal_on_a_template_copy_reports_locks_and_leaves_the_live_database_alone(
+    tmp_path: Path, fresh_db, psql_exec, run_cli
+) -> None:
+    url = fresh_db()
+    make_project(tmp_path, {"dev": url}, revisions=1)
+    assert run_cli("migrate", cwd=tmp_path).code == 0
+    psql_exec(url, "INSERT INTO t_1 (name) SELECT 'x' || g FROM generate_series(1, 20000) g;")
+    add_revision(
+        tmp_path,
+        "r0002_backfill.py",
+        revision_source(
+            "r0002",
+            "r0001",
+            "add and backfill a column",
+            'op.add_column("t_1", sa.Column("extra", sa.Integer))\n'
+            '    op.execute("UPDATE t_1 SET extra = length(name)")\n'
+            '    op.execute("SELECT pg_sleep(0.3)")',
+        ),
+    )
+    before = _databases(psql_exec, url)
+    result = run_cli("rehearse", "--json", cwd=tmp_path)
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["ok"] is True and data["copy_from"].startswith("template copy of")
+    assert any(lock["mode"] == "ACCESS EXCLUSIVE" and lock["relation"] == "t_1" for lock in data["locks"])
+    assert data["rows"]["t_1"]["updated"] == 20000
+    assert any("pg_sleep" in run["statement"] and run["seconds"] >= 0.25 for run in data["statements"])
+    # the live database did not move, and the copy is gone
+    assert psql_exec(url, "SELECT version_num FROM alembic_version;").strip() == "r0001"
+    assert _databases(psql_exec, url) == before
+    # the same plan shown again says how its rehearsal went
+    shown = run_cli("migrate", "--dry-run", cwd=tmp_path)
+    assert "rehearsed on" in shown.err and "ACCESS EXCLUSIVE on t_1" in shown.err
+
+
+def test_rehearsal_copy_is_refused_while_others_are_connected(tmp_path: Path, fresh_db, psql_exec, run_cli) -> None:
+    url = fresh_db()
+    make_project(tmp_path, {"dev": url}, revisions=1)
+    assert run_cli("migrate", cwd=tmp_path).code == 0
+    add_revision(
+        tmp_path,
+        "r0002_t.py",
+        revision_source("r0002", "r0001", "t2", 'op.create_table("t_2", sa.Column("id", sa.Integer))'),
+    )
+    other = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import asyncio, asyncpg, sys\n"
+            "async def main():\n"
+            "    conn = await asyncpg.connect(sys.argv[1], server_settings={'application_name': 'web-app'})\n"
+            "    print('connected', flush=True)\n"
+            "    await asyncio.sleep(20)\n"
+            "asyncio.run(main())\n",
+            url,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "connected"
+        result = run_cli("rehearse", cwd=tmp_path)
+    finally:
+        other.kill()
+        other.wait()
+    assert result.code == 3, result.err
+    assert "web-app" in result.err and "--from-backup" in result.err and "Traceback" not in result.err
+
+
+def test_rehearsal_of_a_protected_environment_runs_on_its_newest_backup(
+    tmp_path: Path, fresh_db, psql_exec, run_cli
+) -> None:
+    url = fresh_db()
+    make_project(tmp_path, {"prod": url}, revisions=2, protected=("prod",))
+    assert run_cli("migrate", "r0001", "--force", "--no-backup", cwd=tmp_path).code == 0
+    assert run_cli("backup", cwd=tmp_path).code == 0
+    before = _databases(psql_exec, url)
+    result = run_cli("rehearse", "--json", cwd=tmp_path)
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["ok"] is True and data["copy_from"].startswith("restore of backup_prod_")
+    assert psql_exec(url, "SELECT version_num FROM alembic_version;").strip() == "r0001"
+    assert _databases(psql_exec, url) == before

@@ -131,6 +131,11 @@ def _carry_out(ctx: CommandContext, args: argparse.Namespace, env: Environment, 
         if dry_run and plan.revisions:
             ctx.write(plan.sql_script())
         ctx.note("\n".join(plan.describe()))
+        from syncdb_tui.core.changes.rehearse import load_rehearsal
+
+        rehearsal = load_rehearsal(ctx.project, plan.id)
+        if rehearsal is not None:
+            ctx.note(f"  {rehearsal.headline()}")
         if req.asks_anything:
             ctx.note(
                 "  needs: " + "; ".join(req.reasons) + (" (typed confirmation or --force)" if req.typed_name else "")

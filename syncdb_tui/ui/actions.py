@@ -186,6 +186,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
         palette="view: change history (ledger)",
     ),
     ActionSpec(
+        "syncdb.rehearse",
+        "R",
+        "rehearse",
+        "Rehearse",
+        "Run the pending migration on a scratch copy of the selected environment and show the locks it took "
+        "and how long it ran (the live database is not changed).",
+        palette="migrate: rehearse on a scratch copy",
+    ),
+    ActionSpec(
         "syncdb.focus_environments",
         "1",
         "focus_pane('environments')",
@@ -216,6 +225,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "Tick",
         "Tick or untick the highlighted checklist item (acknowledge a HIGH finding).",
         "risk",
+    ),
+    ActionSpec(
+        "syncdb.risk.copy",
+        "y",
+        "copy_mitigations",
+        "Copy SQL",
+        "Copy the safe ways (SQL mitigations) of the findings shown to the clipboard.",
+        "risk",
+        "risk: copy the SQL mitigations",
     ),
     ActionSpec(
         "syncdb.jobs.cancel",

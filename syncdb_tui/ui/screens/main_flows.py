@@ -43,6 +43,29 @@ def plan_markdown(title: str, plan: Plan) -> str:
     return "\n".join(lines)
 
 
+class Cancelled(Exception):
+    """The operator pressed Esc on a question: the flow stops quietly, nothing changed."""
+
+
+def generated_findings_markdown(findings: list[Any]) -> list[str]:
+    """Findings worst first, each safe pattern as a fenced SQL block (kept verbatim: line breaks,
+    ``<value>`` placeholders and ``--`` comments are code, not Markdown)."""
+    from syncdb_tui.ui.widgets.risk_checklist import worst_first
+
+    lines: list[str] = []
+    for _revision, finding in worst_first([("", finding) for finding in findings]):
+        lines += [
+            f"### {finding.severity.name} `{finding.rule}` on `{finding.table or '?'}`",
+            "",
+            f"Lock: {finding.lock or 'none'}. {finding.message.replace('<', '&lt;')}",
+            "",
+        ]
+        if finding.mitigation.strip():
+            fence = "````" if "```" in finding.mitigation else "```"
+            lines += ["Safe way:", "", f"{fence}sql", finding.mitigation.strip(), fence, ""]
+    return lines
+
+
 @dataclass
 class JobHandle:
     """What a flow holds while its job runs: a thread-safe progress callback and the summary."""
@@ -118,6 +141,8 @@ class FlowsMixin(_ScreenBase):
     async def _guarded(self, flow: Awaitable[None]) -> None:
         try:
             await flow
+        except Cancelled:
+            self.notify("cancelled: nothing was changed", timeout=3)
         except SyncdbError as error:
             self.show_error(error)
         except asyncio.CancelledError:
@@ -147,15 +172,33 @@ class FlowsMixin(_ScreenBase):
             raise
         self.post_message(JobFinished(job_id, handle.summary))
 
-    async def confirm_typed(self, env: Environment, action: str, reasons: list[str], details: str = "") -> None:
-        """Ask for ``env``'s name typed back (when there are reasons to).
+    async def confirm_typed(
+        self,
+        env: Environment,
+        action: str,
+        reasons: list[str],
+        details: str = "",
+        *,
+        typed: bool | None = None,
+        sql: str = "",
+        risk: str = "",
+    ) -> None:
+        """Ask before a change: ``env``'s name typed back when ``typed`` (default: when there are
+        reasons to), else the plan and one Enter (``typed=False``).
 
         Raises:
-            RefusedError: not confirmed (Esc, or another name typed).
+            Cancelled: Esc (the flow stops quietly).
+            RefusedError: another name typed.
         """
-        if not reasons:
-            return
-        confirmed = await self.app.push_screen_wait(ConfirmScreen(env.name, action, reasons, details))
+        if typed is None:
+            if not reasons:
+                return
+            typed = True
+        confirmed = await self.app.push_screen_wait(
+            ConfirmScreen(env.name, action, reasons, details, typed=typed, sql=sql, risk=risk)
+        )
+        if confirmed is None:
+            raise Cancelled()
         if not confirmed:
             raise RefusedError(
                 f"{action} on {env.name} was not confirmed",
@@ -193,7 +236,11 @@ class FlowsMixin(_ScreenBase):
         check_refusal(req)
         acked = self._require_acknowledged(env, plan, req)
         details = "\n".join(plan.describe())
-        await self.confirm_typed(env, verb, list(req.reasons), details)
+        risk = plan.risk if plan.risk in ("HIGH", "MEDIUM", "LOW") else ""
+        # always the plan first: typed name where the policy asks it, one Enter elsewhere
+        await self.confirm_typed(
+            env, verb, list(req.reasons), details, typed=req.typed_name, sql=plan.sql_script(), risk=risk
+        )
         check_satisfied(req, confirmed=True, acked=acked)
         async with self.job(verb, env_name, f"{verb} {env_name} → {target}", cancellable=False) as job:
             outcome = await asyncio.to_thread(
@@ -281,14 +328,11 @@ class FlowsMixin(_ScreenBase):
             from syncdb_tui.core.risk.analysis import worst_severity
 
             sql, findings, note = await self._new_revision_risk(result.revision, env)
-            worst = worst_severity(findings).name
+            worst = worst_severity(findings).name if findings else "none (no findings)"
             lines += [f"Risk: **{worst}**" if not note else f"Risk: unknown ({note})", ""]
-            lines += [
-                f"- {f.severity.name} `{f.rule}` ({f.lock}) on {f.table}: {f.message} → {f.mitigation}"
-                for f in findings
-            ]
+            lines += generated_findings_markdown(findings)
             if sql:
-                lines += ["", "```sql", sql.rstrip(), "```"]
+                lines += ["## SQL", "", "```sql", sql.rstrip(), "```"]
         if result.empty:
             lines += ["", "_The models match the database: the revision is empty._"]
         self.show_markdown(f"generated {result.revision}", "\n".join(lines), result.path)
@@ -323,7 +367,10 @@ class FlowsMixin(_ScreenBase):
             )
             return
         req = recorded.push_requirements(env, plan)
-        await self.confirm_typed(env, "push", list(req.reasons), plan.summary)
+        risk = plan.risk if plan.risk in ("HIGH", "MEDIUM", "LOW") else ""
+        await self.confirm_typed(
+            env, "push", list(req.reasons), plan.summary, typed=req.typed_name, sql=plan.sql, risk=risk
+        )
         check_satisfied(req, confirmed=True)
         async with self.job("push", env_name, f"push models to {env_name}") as job:
             result = await recorded.push(
@@ -341,29 +388,26 @@ class FlowsMixin(_ScreenBase):
         from syncdb_tui.core import seed
 
         env = await self.environment(env_name)
+        seed.refuse_protected(env)
         if self.dry_run:
             self.notify(
                 f"dry run: {env_name} would be filled with test data by {self.config.seed or 'the demo seed'}; "
                 "nothing was changed"
             )
             return
-        confirmed = False
-        while True:
-            try:
-                async with self.job("seed", env_name, f"seed {env_name}") as job:
-                    result = await seed.seed_environment(
-                        self.config,
-                        env,
-                        progress=job.progress,
-                        confirm_nonempty=(lambda _question: True) if confirmed else None,
-                    )
-                    job.summary = f"{result.total_rows} rows in {len(result.tables)} tables ({result.seconds:.1f} s)"
-                break
-            except RefusedError as error:
-                if confirmed or "protected" in error.message:
-                    raise
-                await self.confirm_typed(env, "seed", [error.message], "the seed adds rows to tables that hold data")
-                confirmed = True
+        # every question before the job starts: a refusal or an Esc leaves no failed job behind
+        question = await seed.seed_question(self.config, env)
+        source = self.config.seed or "the demo seed"
+        if question:
+            req = seed.nonempty_requirements(env, question)
+            await self.confirm_typed(env, "seed", list(req.reasons), f"fill {env.database} with test data by {source}")
+        else:
+            await self.confirm_typed(env, "seed", [], f"fill {env.database} with test data by {source}", typed=False)
+        async with self.job("seed", env_name, f"seed {env_name}") as job:
+            result = await seed.seed_environment(
+                self.config, env, progress=job.progress, confirm_nonempty=lambda _question: True
+            )
+            job.summary = f"{result.total_rows} rows in {len(result.tables)} tables ({result.seconds:.1f} s)"
         self.refresh_environment(env_name)
 
     # ------------------------------------------------------------------ backup / restore
@@ -396,7 +440,7 @@ class FlowsMixin(_ScreenBase):
             return
         async with self.job("backup", env_name, f"backup {env_name} ({options.kind})") as job:
             manifest = await backup.backup(env, self.config, options, progress=job.progress)
-            from syncdb_tui.ui.screens.restore import human_size
+            from syncdb_tui.core.backups.manifest import human_size
 
             job.summary = f"{manifest.path.name} ({human_size(manifest.size)}, {len(manifest.tables)} tables)"
         self.notify(f"backup written: {manifest.path}", title="backup done")
@@ -448,6 +492,26 @@ class FlowsMixin(_ScreenBase):
         self.refresh_environment(env_name)
 
     # ------------------------------------------------------------------ report / explorer
+
+    def action_rehearse(self) -> None:
+        self.start_flow(self._rehearse_flow(self.env_name), "rehearse", self.env_name)
+
+    async def _rehearse_flow(self, env_name: str) -> None:
+        """Rehearse migrating to head on a scratch copy (core.changes.rehearse); show what it measured."""
+        from syncdb_tui.core.changes.plan import make_plan
+        from syncdb_tui.core.changes.rehearse import rehearse
+
+        env = await self.environment(env_name)
+        plan = await asyncio.to_thread(make_plan, self.project, env, "upgrade", "head")
+        if not plan.revisions:
+            self.notify(f"{env_name} is already at {', '.join(plan.before) or 'base'}: nothing to rehearse")
+            return
+        async with self.job("rehearse", env_name, f"rehearse {env_name} → head on a copy") as job:
+            result = await asyncio.to_thread(rehearse, self.project, env, plan, progress=job.progress)
+            job.summary = result.headline()
+        lines = [f"# Rehearsal of plan {plan.id}", "", "```text", *plan.describe(), "", *result.lines(), "```", ""]
+        lines.append(f"The live database `{env.database}` was not changed; the copy was dropped.")
+        self.show_markdown(f"rehearsal: {env_name}", "\n".join(lines))
 
     def action_report(self) -> None:
         self.start_flow(self._report_flow(self.env_name), "report", self.env_name)
