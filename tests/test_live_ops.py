@@ -265,3 +265,22 @@ def test_rehearsal_of_a_protected_environment_runs_on_its_newest_backup(
     assert data["ok"] is True and data["copy_from"].startswith("restore of backup_prod_")
     assert psql_exec(url, "SELECT version_num FROM alembic_version;").strip() == "r0001"
     assert _databases(psql_exec, url) == before
+
+
+def test_fingerprint_names_an_out_of_band_change_on_prod(tmp_path: Path, fresh_db, psql_exec, run_cli) -> None:
+    urls = {"dev": fresh_db(), "prod": fresh_db()}
+    make_project(tmp_path, urls, revisions=2, protected=("prod",))
+    assert run_cli("migrate", "--env", "prod", "--force", "--no-backup", cwd=tmp_path).code == 0
+    clean = json.loads(run_cli("status", "--env", "prod", "--json", cwd=tmp_path).out)["fingerprint"]
+    assert clean["matches"] is True and clean["live"] == clean["expected"] and clean["differences"] == []
+    assert run_cli("check", "--env", "prod", "--no-models", cwd=tmp_path).code == 0
+    # someone fixes prod by hand
+    psql_exec(urls["prod"], "ALTER TABLE t_1 ADD COLUMN hotfix int; CREATE INDEX ix_t_2_name ON t_2 (name);")
+    data = json.loads(run_cli("status", "--env", "prod", "--json", cwd=tmp_path).out)["fingerprint"]
+    assert data["matches"] is False and data["live"] != data["expected"]
+    assert "extra column t_1.hotfix (integer)" in data["differences"]
+    assert any(line.startswith("extra index ix_t_2_name") for line in data["differences"])
+    checked = run_cli("check", "--env", "prod", "--no-models", cwd=tmp_path)
+    assert checked.code == 1 and "t_1.hotfix" in checked.err + checked.out
+    # the expected schema was computed once and cached by the revision files' hashes
+    assert list((tmp_path / ".syncdb" / "cache" / "fingerprints").glob("*.json"))

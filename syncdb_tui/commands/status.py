@@ -13,6 +13,12 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-drift", action="store_true", help="skip comparing the models with the database (faster)")
+    parser.add_argument(
+        "--no-fingerprint",
+        action="store_true",
+        help="skip comparing the live schema's fingerprint with the one its revision should give (the first "
+        "comparison builds the expected schema on a scratch database; later ones use the cache)",
+    )
 
 
 @quiet_logs
@@ -25,7 +31,9 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
 
     env = ctx.environment()
     with_drift = bool(ctx.config.target_metadata) and not args.no_drift
-    result = asyncio.run(status(ctx.project, env, with_drift=with_drift))
+    result = asyncio.run(
+        status(ctx.project, env, with_drift=with_drift, with_fingerprint=not args.no_fingerprint and not ctx.dry_run)
+    )
     if ctx.json:
         ctx.write_json(result.to_json())
     else:

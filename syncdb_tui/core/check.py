@@ -13,11 +13,10 @@ after it was applied (its sha256 differs from the one the ledger recorded).
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from syncdb_tui.core.envs.scratch import scratch_host
 from syncdb_tui.core.errors import SyncdbError
 from syncdb_tui.core.risk.judge import RISK_ORDER
 
@@ -88,77 +87,54 @@ async def uncovered_model_changes(project: Project, env: Environment) -> Any:
     """
     if not project.config.target_metadata:
         return None
-    from dataclasses import replace
-
-    import asyncpg
-
     from syncdb_tui.core.changes.executor import plan_and_apply
-    from syncdb_tui.core.envs.environments import Environment, connection
-    from syncdb_tui.core.errors import OperationError
+    from syncdb_tui.core.envs.scratch import scratch_database
     from syncdb_tui.core.schema.drift import compute_drift
 
-    scratch_name = f"syncdb_check_{os.getpid()}_{secrets.token_hex(4)}"
-    try:
-        async with connection(env) as conn:
-            await conn.execute(f'CREATE DATABASE "{scratch_name}"')
-    except asyncpg.PostgresError as error:
-        raise OperationError(
-            f"cannot create the scratch database {scratch_name} on {env.name}'s server "
-            f"to compare the models with the migrations at head: {error}",
-            hint="give the role CREATEDB, or run syncdb check against an environment where it has it",
-            title="scratch database refused",
-        ) from None
-    scratch = Environment(
-        name=f"{env.name} (scratch)",
-        protected=False,
-        conninfo=env.conninfo.with_database(scratch_name),
-        config=replace(env.config, protected=False, backup_before_migrate=False),
-        embedded=env.embedded,
-    )
-    try:
+    async with scratch_database(env, "check") as scratch:
         heads = project.graph().heads
         if heads:
             await asyncio.to_thread(plan_and_apply, project, scratch, "upgrade", "heads" if len(heads) > 1 else "head")
         return await asyncio.to_thread(compute_drift, project.config, scratch)
-    finally:
-        try:
-            async with connection(env) as conn:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{scratch_name}" WITH (FORCE)')
-        except (asyncpg.PostgresError, SyncdbError, OSError):
-            pass  # best effort; the name is unique to this run, nothing else uses it
-
-
-async def _scratch_host(project: Project, env: Environment) -> Environment | None:
-    """Where the scratch database may live: ``env`` unless it is protected, else an unprotected one."""
-    if not env.protected:
-        return env
-    from syncdb_tui.core.envs.environments import resolve_config
-
-    for env_config in project.config.environments.values():
-        if env_config.protected or env_config.unresolved is not None:
-            continue
-        return await asyncio.to_thread(resolve_config, project.config, env_config)
-    return None
 
 
 async def check(
-    project: Project, env: Environment, *, max_risk: str, allow_pending: bool, check_models: bool = True
+    project: Project,
+    env: Environment,
+    *,
+    max_risk: str,
+    allow_pending: bool,
+    check_models: bool = True,
+    require_models: bool = True,
 ) -> CheckResult:
     """Run every check against ``env``.
 
     ``check_models=False`` skips the model check (it creates and drops a scratch database).
+    ``require_models``: a project without models (no target_metadata in the config, env.py's is None)
+    fails the check, since nothing could be compared; ``--no-models`` turns that into a note.
     """
     from syncdb_tui.core.status import status as load_status
 
-    status = await load_status(project, env)
+    status = await load_status(project, env, with_fingerprint=check_models)
     problems = status_problems(status, max_risk=max_risk, allow_pending=allow_pending)
-    notes: list[str] = []
+    fingerprint = status.fingerprint
+    notes_fp = ""
+    if fingerprint is not None and fingerprint.matches is False:
+        problems.append(
+            f"the live schema of {env.name} differs from what its migrations give at "
+            f"{', '.join(fingerprint.revision) or 'base'} (changed outside the migrations): "
+            + "; ".join(fingerprint.differences[:10])
+            + (f"; … {len(fingerprint.differences) - 10} more" if len(fingerprint.differences) > 10 else "")
+        )
+    elif fingerprint is not None and fingerprint.matches is None and fingerprint.note:
+        notes_fp = f"schema fingerprint not compared: {fingerprint.note}"
+    notes: list[str] = [notes_fp] if notes_fp else []
     uncovered = None
     if status.reachable and not check_models:
         notes.append("models not compared with the migrations: --dry-run creates no scratch database")
     elif status.reachable and not status.multiple_heads:
         try:
-            host = await _scratch_host(project, env)
+            host = await scratch_host(project.config, env)
             if host is None:
                 notes.append(
                     "models not compared with the migrations: every environment is protected, and syncdb "
@@ -178,7 +154,13 @@ async def check(
                 "the models have changes that no revision covers (run syncdb generate -m '...'): " + _summary(uncovered)
             )
         if uncovered is None and not project.config.target_metadata:
-            notes.append("models not checked: no target_metadata configured")
+            if require_models:
+                problems.append(
+                    "no models to check: target_metadata is not set in the config and env.py's target_metadata "
+                    "is None (set one, or pass --no-models to check migrations only)"
+                )
+            else:
+                notes.append("models not checked: no target_metadata configured (--no-models)")
     if uncovered is None or getattr(uncovered, "is_empty", True):
         problems += await _database_drift(project, env, status, notes, uncovered_checked=uncovered is not None)
     return CheckResult(env.name, tuple(problems), tuple(notes), status, uncovered)

@@ -110,6 +110,9 @@ def render_status(status: EnvironmentStatus, location: str) -> str:
         lines.append(f"Unknown:         {', '.join(status.unknown)} (in the database, not in the scripts)")
     if status.drift is not None:
         lines.append(f"Drift:           {_drift_line(status.drift)}")
+    if status.fingerprint is not None:
+        lines.append(f"Fingerprint:     {status.fingerprint.describe()}")
+        lines += [f"                 - {line}" for line in status.fingerprint.differences[:20]]
     if status.last_change is not None:
         lines.append(f"Last change:     {status.last_change.summary()}")
         if status.last_change.error:
@@ -126,7 +129,7 @@ def render_status(status: EnvironmentStatus, location: str) -> str:
                 lines.append(f"- {finding.severity.name} {finding.rule} ({lock_text(finding.lock)}): {finding.message}")
             if pending.needs_live_reason:
                 lines.append(f"- needs a live database: {pending.needs_live_reason}")
-            else:
+            if pending.sql.strip():
                 lines += ["", "```sql", pending.sql.rstrip(), "```"]
     elif not status.unknown:
         lines += ["", "Up to date: nothing to migrate."]
@@ -303,7 +306,7 @@ def render_markdown(report: SyncReport) -> str:
     status = report.status
     out: list[str] = ["# Database Sync Report", ""]
     out.append(f"Generated {report.generated_at.strftime('%Y-%m-%d %H:%M UTC')} by syncdb {__version__}.")
-    out += ["", "## Current Status", "", "| | |", "|---|---|"]
+    out += ["", "## Current Status", "", "| Item | Value |", "|---|---|"]
     out.append(f"| Environment | {status.environment}{' (protected)' if status.protected else ''} |")
     out.append(f"| Database | {status.database} ({report.location}) |")
     if status.reachable:
@@ -337,7 +340,7 @@ def render_markdown(report: SyncReport) -> str:
         out += [f"### {pending.revision}: {pending.message} ({pending.risk})", ""]
         if pending.needs_live_reason:
             out += [f"Needs a live database: {pending.needs_live_reason}", ""]
-        else:
+        if pending.sql.strip():
             out += ["```sql", pending.sql.rstrip(), "```", ""]
         for finding in pending.findings:
             out.append(

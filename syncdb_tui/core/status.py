@@ -56,6 +56,8 @@ class EnvironmentStatus:
     judged_with_context: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
     edited: tuple[EditedRevision, ...] = ()
+    fingerprint: Any = None
+    """The live schema's fingerprint against the expected one (``core.fingerprint.FingerprintStatus``), or None."""
     """Applied revisions whose file changed since it was applied here (its sha256 differs from the ledger's)."""
     last_change: LedgerEntry | None = None
     """The newest change recorded in the environment's ledger (None: nothing recorded, or not readable)."""
@@ -93,6 +95,7 @@ class EnvironmentStatus:
             "judged_with_context": self.judged_with_context,
             "notes": list(self.notes),
             "edited": [item.to_json() for item in self.edited],
+            "fingerprint": self.fingerprint.to_json() if self.fingerprint is not None else None,
             "last_change": self.last_change.to_json() if self.last_change is not None else None,
         }
 
@@ -107,6 +110,7 @@ async def status(
     *,
     with_risk: bool = True,
     with_drift: bool = False,
+    with_fingerprint: bool = False,
 ) -> EnvironmentStatus:
     """The status of ``env``: current, applied, pending (with SQL and risk), unknown.
 
@@ -160,6 +164,16 @@ async def status(
     if ledger_note:
         notes.append(ledger_note)
     drift = await _drift(project, env) if with_drift else None
+    fingerprint = None
+    if with_fingerprint:
+        from syncdb_tui.core.fingerprint import fingerprint_status
+
+        fingerprint = await fingerprint_status(project, env)
+        if fingerprint.matches is False:
+            notes.append(
+                f"the live schema differs from what the migrations give at {', '.join(current) or 'base'} "
+                f"({len(fingerprint.differences)} difference(s)): changed by hand?"
+            )
     return EnvironmentStatus(
         **base,
         reachable=True,
@@ -176,6 +190,7 @@ async def status(
         notes=tuple(notes),
         edited=edited,
         last_change=last_change,
+        fingerprint=fingerprint,
     )
 
 

@@ -22,18 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import secrets
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from syncdb_tui.core.errors import OperationError, RefusedError, SyncdbError, UsageError
+from syncdb_tui.core.errors import RefusedError, UsageError
 from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
-from syncdb_tui.core.sqltext import quote_ident
 
 if TYPE_CHECKING:
     import asyncpg
@@ -292,41 +289,6 @@ class _Sampler:
 # ---------------------------------------------------------------- the copy
 
 
-async def _other_sessions(conn: asyncpg.Connection, database: str) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT pid, coalesce(usename, '') AS usename, coalesce(application_name, '') AS app, "
-        "coalesce(state, '') AS state FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-        database,
-    )
-    return [f"pid {r['pid']} {r['usename']} ({r['app'] or 'no application name'}, {r['state']})" for r in rows]
-
-
-async def _copy_by_template(env: Environment, scratch: str) -> None:
-    import asyncpg
-
-    from syncdb_tui.core.envs.environments import connection
-
-    # connected to the maintenance database: a session on the source would itself block the copy
-    async with connection(_scratch_env(env, "postgres")) as conn:
-        others = await _other_sessions(conn, env.database)
-        if others:
-            raise RefusedError(
-                f"cannot copy {env.database} for the rehearsal: PostgreSQL copies a database with CREATE DATABASE "
-                f"… TEMPLATE only while nobody else is connected to it, and {len(others)} session(s) are: "
-                + "; ".join(others[:5]),
-                hint="rehearse when those sessions are gone, or from a backup: syncdb rehearse --from-backup FILE",
-                title="rehearsal copy refused",
-            )
-        try:
-            await conn.execute(f"CREATE DATABASE {quote_ident(scratch)} TEMPLATE {quote_ident(env.database)}")
-        except asyncpg.PostgresError as error:
-            raise OperationError(
-                f"cannot create the rehearsal copy {scratch} of {env.database}: {error}",
-                hint="the role needs CREATEDB, and nobody may be connected to the database while it is copied",
-                title="rehearsal copy failed",
-            ) from None
-
-
 def _newest_good_backup(project: Project, env: Environment) -> Path:
     from syncdb_tui.core.backups.backup import list_backups
 
@@ -340,18 +302,6 @@ def _newest_good_backup(project: Project, env: Environment) -> Path:
         f"is none in {project.config.backup_dir}",
         hint=f"take one (syncdb backup --env {env.name}) or name one with --from-backup FILE",
         title="no backup to rehearse on",
-    )
-
-
-def _scratch_env(env: Environment, database: str) -> Environment:
-    from syncdb_tui.core.envs.environments import Environment
-
-    return Environment(
-        name=f"{env.name} (rehearsal)",
-        protected=False,
-        conninfo=env.conninfo.with_database(database),
-        config=replace(env.config, protected=False, backup_before_migrate=False),
-        embedded=env.embedded,
     )
 
 
@@ -376,16 +326,6 @@ async def _table_stats(env: Environment) -> dict[str, tuple[int, int, int]]:
         await conn.execute("SELECT pg_stat_clear_snapshot()")
         rows = await conn.fetch(_TABLE_STATS)
         return {str(r["relname"]): (int(r["n_tup_ins"]), int(r["n_tup_upd"]), int(r["n_tup_del"])) for r in rows}
-
-
-async def _drop(env: Environment, database: str) -> None:
-    from syncdb_tui.core.envs.environments import connection
-
-    try:
-        async with connection(env) as conn:
-            await conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(database)} WITH (FORCE)")
-    except Exception:
-        pass  # best effort: the name is unique to this rehearsal and is reported if it stays
 
 
 # ---------------------------------------------------------------- rehearse
@@ -414,30 +354,32 @@ def rehearse(
             f"there is nothing to rehearse: the plan for {plan.environment} runs no revision",
             hint="rehearse a migrate or downgrade that has pending revisions",
         )
-    scratch = f"{env.database[:30]}__rehearse_{os.getpid()}_{secrets.token_hex(3)}"
-    copy_env = _scratch_env(env, scratch)
-    notes: list[str] = []
-    if from_backup is None and not env.protected:
+    return asyncio.run(_rehearse(project, env, plan, from_backup=from_backup, progress=progress))
+
+
+async def _rehearse(
+    project: Project, env: Environment, plan: Plan, *, from_backup: Path | None, progress: ProgressCallback | None
+) -> Rehearsal:
+    from syncdb_tui.core.envs.scratch import scratch_database
+
+    template = from_backup is None and not env.protected
+    path: Path | None = None
+    if template:
         emit(progress, JobProgress(phase=f"copying {env.database} (CREATE DATABASE … TEMPLATE)"))
-        asyncio.run(_copy_by_template(env, scratch))
         copy_from = f"template copy of {env.database}"
     else:
-        path = from_backup or _newest_good_backup(project, env)
-        emit(progress, JobProgress(phase=f"restoring {path.name} into a scratch database"))
+        path = from_backup if from_backup is not None else await asyncio.to_thread(_newest_good_backup, project, env)
         copy_from = f"restore of {path.name}"
-        from syncdb_tui.core.backups.restore import restore
+    async with scratch_database(env, "rehearse", copy_of_live=template, create=template) as copy_env:
+        if path is not None:
+            from syncdb_tui.core.backups.restore import restore
 
-        try:
-            asyncio.run(restore(project.config, path, env=env, target_db=scratch, progress=progress))
-        except SyncdbError:
-            asyncio.run(_drop(env, scratch))
-            raise
-    started = time.monotonic()
-    try:
-        return _run_on_copy(project, env, copy_env, plan, copy_from, notes, progress, started)
-    finally:
-        emit(progress, JobProgress(phase=f"dropping the rehearsal copy {scratch}"))
-        asyncio.run(_drop(env, scratch))
+            emit(progress, JobProgress(phase=f"restoring {path.name} into {copy_env.database}"))
+            await restore(project.config, path, env=env, target_db=copy_env.database, progress=progress)
+        started = time.monotonic()
+        result = await asyncio.to_thread(_run_on_copy, project, env, copy_env, plan, copy_from, [], progress, started)
+        emit(progress, JobProgress(phase=f"dropping the rehearsal copy {copy_env.database}"))
+        return result
 
 
 def _run_on_copy(
