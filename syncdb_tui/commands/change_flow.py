@@ -131,9 +131,9 @@ def _carry_out(ctx: CommandContext, args: argparse.Namespace, env: Environment, 
         if dry_run and plan.revisions:
             ctx.write(plan.sql_script())
         ctx.note("\n".join(plan.describe()))
-        from syncdb_tui.core.changes.rehearse import load_rehearsal
+        from syncdb_tui.core.changes.rehearse import rehearsal_of
 
-        rehearsal = load_rehearsal(ctx.project, plan.id)
+        rehearsal = rehearsal_of(ctx.project, plan)
         if rehearsal is not None:
             ctx.note(f"  {rehearsal.headline()}")
         if req.asks_anything:

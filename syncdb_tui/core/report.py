@@ -110,6 +110,8 @@ def render_status(status: EnvironmentStatus, location: str) -> str:
         lines.append(f"Unknown:         {', '.join(status.unknown)} (in the database, not in the scripts)")
     if status.drift is not None:
         lines.append(f"Drift:           {_drift_line(status.drift)}")
+    if status.rehearsal is not None:
+        lines.append(f"Rehearsal:       {status.rehearsal.headline()}")
     if status.fingerprint is not None:
         lines.append(f"Fingerprint:     {status.fingerprint.describe()}")
         lines += [f"                 - {line}" for line in status.fingerprint.differences[:20]]
@@ -240,7 +242,12 @@ def _next_steps(status: EnvironmentStatus, env: Environment) -> list[str]:
 
 
 async def build_report(
-    project: Project, env: Environment, *, with_drift: bool = True, generated_at: datetime | None = None
+    project: Project,
+    env: Environment,
+    *,
+    with_drift: bool = True,
+    with_fingerprint: bool = True,
+    generated_at: datetime | None = None,
 ) -> SyncReport:
     """Gather the status (with drift and risk) and the advice for ``env``.
 
@@ -248,7 +255,12 @@ async def build_report(
     """
     from syncdb_tui.core.status import status as load_status
 
-    status = await load_status(project, env, with_drift=with_drift and bool(project.config.target_metadata))
+    status = await load_status(
+        project,
+        env,
+        with_drift=with_drift and bool(project.config.target_metadata),
+        with_fingerprint=with_fingerprint,
+    )
     blockers = await _blockers(project, env, status) if status.reachable and status.pending else []
     return SyncReport(
         status=status,
@@ -322,6 +334,10 @@ def render_markdown(report: SyncReport) -> str:
         if status.last_change.error:
             out.append(f"| Last change error | {_cell(status.last_change.error)} |")
         out += [f"| Post-flight | {_cell(problem)} |" for problem in last_change_problems(status.last_change)]
+    if status.fingerprint is not None:
+        out.append(f"| Schema fingerprint | {_cell(status.fingerprint.describe())} |")
+    if status.rehearsal is not None:
+        out.append(f"| Rehearsal | {_cell(status.rehearsal.headline())} |")
 
     out += ["", "## Pending Migrations", ""]
     if status.pending:
@@ -332,6 +348,9 @@ def render_markdown(report: SyncReport) -> str:
 
     out += ["", "## Schema Changes Detected", ""]
     out += _render_drift(status.drift)
+    if status.fingerprint is not None and status.fingerprint.differences:
+        out += ["", "Changed outside the migrations (the live schema against what the migrations give):", ""]
+        out += [f"- {line}" for line in status.fingerprint.differences]
 
     out += ["", "## Migration Preview", ""]
     if not status.pending:

@@ -56,6 +56,8 @@ class EnvironmentStatus:
     judged_with_context: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
     edited: tuple[EditedRevision, ...] = ()
+    rehearsal: Any = None
+    """The newest rehearsal of exactly what is pending (``core.changes.rehearse.Rehearsal``), or None."""
     fingerprint: Any = None
     """The live schema's fingerprint against the expected one (``core.fingerprint.FingerprintStatus``), or None."""
     """Applied revisions whose file changed since it was applied here (its sha256 differs from the ledger's)."""
@@ -96,6 +98,7 @@ class EnvironmentStatus:
             "notes": list(self.notes),
             "edited": [item.to_json() for item in self.edited],
             "fingerprint": self.fingerprint.to_json() if self.fingerprint is not None else None,
+            "rehearsal": self.rehearsal.to_json() if self.rehearsal is not None else None,
             "last_change": self.last_change.to_json() if self.last_change is not None else None,
         }
 
@@ -174,6 +177,13 @@ async def status(
                 f"the live schema differs from what the migrations give at {', '.join(current) or 'base'} "
                 f"({len(fingerprint.differences)} difference(s)): changed by hand?"
             )
+    rehearsal = None
+    if pending:
+        from syncdb_tui.core.changes.rehearse import rehearsal_of_pending
+
+        rehearsal = await asyncio.to_thread(
+            rehearsal_of_pending, project, env.name, tuple(current), tuple(item.revision for item in pending)
+        )
     return EnvironmentStatus(
         **base,
         reachable=True,
@@ -191,6 +201,7 @@ async def status(
         edited=edited,
         last_change=last_change,
         fingerprint=fingerprint,
+        rehearsal=rehearsal,
     )
 
 

@@ -127,6 +127,11 @@ class Rehearsal:
     target_rows: int = 0
     copy_rows: int = 0
     notes: tuple[str, ...] = ()
+    before: tuple[str, ...] = ()
+    """Where the plan started, and the revisions it ran (to find the rehearsal of what is pending)."""
+    revisions: tuple[str, ...] = ()
+    hashes: tuple[str, ...] = ()
+    """sha256 of each revision file when it was rehearsed (a rehearsal of edited files does not count)."""
 
     @property
     def small_copy(self) -> bool:
@@ -178,6 +183,9 @@ class Rehearsal:
             "small_copy": self.small_copy,
             "notes": list(self.notes),
             "headline": self.headline(),
+            "before": list(self.before),
+            "revisions": list(self.revisions),
+            "hashes": list(self.hashes),
         }
 
     @classmethod
@@ -201,6 +209,9 @@ class Rehearsal:
             target_rows=int(data.get("target_rows", 0)),
             copy_rows=int(data.get("copy_rows", 0)),
             notes=tuple(data.get("notes", [])),
+            before=tuple(data.get("before", [])),
+            revisions=tuple(data.get("revisions", [])),
+            hashes=tuple(data.get("hashes", [])),
         )
 
 
@@ -219,6 +230,41 @@ def save_rehearsal(project: Project, result: Rehearsal) -> Path:
     tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
     tmp.replace(path)
     return path
+
+
+def rehearsal_of_pending(
+    project: Project, environment: str, before: tuple[str, ...], revisions: tuple[str, ...]
+) -> Rehearsal | None:
+    """The newest rehearsal of exactly these pending revisions, as their files are now, from ``before``."""
+    from syncdb_tui.core.changes.plan import file_sha256
+
+    graph = project.graph()
+    hashes = tuple(file_sha256(graph.by_id[rev].path) if rev in graph.by_id else "" for rev in revisions)
+    found: list[Rehearsal] = []
+    for path in rehearsal_dir(project).glob("*.json"):
+        try:
+            item = Rehearsal.from_json(json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if (
+            item.environment == environment
+            and tuple(sorted(item.before)) == tuple(sorted(before))
+            and item.revisions == revisions
+            and item.hashes == hashes
+        ):
+            found.append(item)
+    return max(found, key=lambda item: item.rehearsed_at, default=None)
+
+
+def rehearsal_of(project: Project, plan: Plan) -> Rehearsal | None:
+    """The rehearsal of ``plan``: of its id, else of the same revisions (same files) from the same start.
+
+    The id also covers the findings' texts, which quote live table sizes that move between
+    two looks; the revisions, their files and the start are what the rehearsal ran.
+    """
+    return load_rehearsal(project, plan.id) or rehearsal_of_pending(
+        project, plan.environment, plan.before, tuple(item.revision for item in plan.revisions)
+    )
 
 
 def load_rehearsal(project: Project, plan_id: str) -> Rehearsal | None:
@@ -472,6 +518,9 @@ def _run_on_copy(
         target_rows=target_rows,
         copy_rows=copy_rows,
         notes=tuple(notes),
+        before=plan.before,
+        revisions=tuple(item.revision for item in plan.revisions),
+        hashes=tuple(item.sha256 for item in plan.revisions),
     )
     save_rehearsal(project, result)
     return result

@@ -22,7 +22,7 @@ from textual.containers import Container
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerState
 
 from syncdb_tui.core.errors import SyncdbError
@@ -32,6 +32,7 @@ from syncdb_tui.ui.messages import JobFailed, JobFinished, JobProgressed, JobSta
 from syncdb_tui.ui.screens.main_flows import FlowsMixin
 from syncdb_tui.ui.widgets.environments import EnvironmentList
 from syncdb_tui.ui.widgets.jobs import JobsPane
+from syncdb_tui.ui.widgets.key_bar import KeyBar
 from syncdb_tui.ui.widgets.risk_checklist import RiskChecklist
 from syncdb_tui.ui.widgets.sql_preview import SqlPreview
 from syncdb_tui.ui.widgets.timeline import MigrationTimeline
@@ -58,6 +59,8 @@ ENV_ACTIONS = {
     "history",
 }
 DEV_ONLY_ACTIONS = {"push", "seed"}
+BADGE_LIMIT = 500
+"""Revisions judged in the background for their timeline badge (the rest when highlighted)."""
 PREVIEW_DELAY = 0.12
 """Seconds the timeline cursor must rest before the SQL and risk of its revision are shown."""
 
@@ -105,7 +108,7 @@ class MainScreen(FlowsMixin, Screen[None]):
             yield RiskChecklist(id="risk")
             yield JobsPane(id="jobs")
         yield Static(id="pane-tabs")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         for number, (pane_id, title) in enumerate(PANES.items(), start=1):
@@ -113,7 +116,8 @@ class MainScreen(FlowsMixin, Screen[None]):
             pane.border_title = f"{number} {title}"
             pane.add_class("pane")
         environments_height = len(self.config.environments) + 4
-        self.query_one("#panes").styles.grid_rows = f"{environments_height} 1fr 1fr 9"
+        # the Risk checklist gets the larger share of the right column: it is what the operator reads
+        self.query_one("#panes").styles.grid_rows = f"{environments_height} 2fr 3fr 7"
         self.title = self.config.root.name
         self.query_one(EnvironmentList).select(self.initial_env)
         self.env_name = self.initial_env
@@ -166,8 +170,10 @@ class MainScreen(FlowsMixin, Screen[None]):
         """Focus a pane (and show it, when the terminal is narrow)."""
         self._mark_active(pane_id)
         pane = self.query_one(f"#{pane_id}")
-        target = pane.query_one("SelectionList") if pane_id == "risk" else pane
-        target.focus()
+        if isinstance(pane, RiskChecklist):
+            pane.focus_checklist()
+        else:
+            pane.focus()
 
     def _mark_active(self, pane_id: str) -> None:
         """``-active`` on the focused pane; ``-visible`` on the pane a narrow terminal shows under the list."""
@@ -204,13 +210,23 @@ class MainScreen(FlowsMixin, Screen[None]):
     # ------------------------------------------------------------------ actions (keys)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # push and seed on a protected environment still run their flow, which says why the
+        # policy refuses them (a dead key teaches nothing); the palette and footer leave them out
         if action in ENV_ACTIONS and not self.env_name:
             return None
+        return True
+
+    def offered(self, action: str) -> bool:
+        """Whether ``action`` is offered now (palette, footer): push and seed never on a protected environment."""
+        if self.check_action(action, ()) is not True:
+            return False
         if action in DEV_ONLY_ACTIONS:
             env = self.config.environments.get(self.env_name)
-            if env is None or env.protected:
-                return None
+            return env is not None and not env.protected
         return True
+
+    def action_copy_mitigations(self) -> None:
+        self.query_one(RiskChecklist).action_copy_mitigations()
 
     def action_focus_pane(self, pane_id: str) -> None:
         self.focus_pane(pane_id)
@@ -303,6 +319,32 @@ class MainScreen(FlowsMixin, Screen[None]):
         timeline = self.query_one(MigrationTimeline)
         timeline.show_graph(graph)
         timeline.show_status(self.statuses.get(self.env_name))
+        self._judge_badges(graph)
+
+    @work(thread=True, group="badges", exclusive=True, exit_on_error=False, description="risk badges")
+    def _judge_badges(self, graph: RevisionGraph) -> None:
+        """Badge every revision (newest first, up to :data:`BADGE_LIMIT`) by the same judging as the risk
+        pane, so applied revisions keep theirs after a restart; pending ones come from the status."""
+        from textual.worker import get_current_worker
+
+        from syncdb_tui.core.risk.judge import judge_offline, unrendered_note
+        from syncdb_tui.ui.severity import badge
+
+        worker = get_current_worker()
+        timeline = self.query_one(MigrationTimeline)
+        for info in graph.revisions[:BADGE_LIMIT]:
+            if worker.is_cancelled:
+                return
+            if timeline.has_risk(info.revision):
+                continue
+            try:
+                judged = judge_offline(self.project, info.revision, "upgrade", None)
+            except SyncdbError:
+                continue
+            if unrendered_note(judged):
+                continue
+            level = badge(len(judged.findings), judged.risk)
+            self.app.call_from_thread(timeline.set_risk, info.revision, level, only_if_unknown=True)
 
     async def environment(self, name: str) -> Environment:
         """The resolved environment ``name`` (resolved once, off the event loop)."""
@@ -419,7 +461,9 @@ class MainScreen(FlowsMixin, Screen[None]):
             sql = "\n".join(f"-- revision {p.revision}: {p.message}\n{p.sql.rstrip()}\n" for p in pending if p.sql)
             sql_pane.show_sql(title, sql, notes) if pending else sql_pane.show_note(title, "nothing pending")
             pending_findings = [(p.revision, finding) for p in pending for finding in p.findings]
-            risk_pane.show_findings(env_name, title, pending_findings, note="" if pending else "nothing pending")
+            rehearsal = getattr(status, "rehearsal", None)
+            risk_title = f"{title} · {rehearsal.headline()}" if rehearsal is not None else title
+            risk_pane.show_findings(env_name, risk_title, pending_findings, note="" if pending else "nothing pending")
             return
         if not revision:
             sql_pane.show_note("", "no revision selected")
@@ -438,8 +482,9 @@ class MainScreen(FlowsMixin, Screen[None]):
         risk_pane.show_findings(env_name, title, [(revision, finding) for finding in findings], note=note)
         if direction == "upgrade" and not note:
             from syncdb_tui.core.risk.analysis import worst_severity
+            from syncdb_tui.ui.severity import badge
 
-            self.query_one(MigrationTimeline).set_risk(revision, worst_severity(findings).name)
+            self.query_one(MigrationTimeline).set_risk(revision, badge(len(findings), worst_severity(findings).name))
 
     async def _render_revision(
         self, env_name: str, revision: str, direction: str, status: EnvironmentStatus | None
