@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from syncdb_tui.commands.context import quiet_logs
 
@@ -14,6 +14,12 @@ if TYPE_CHECKING:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-m", "--message", required=True, help="what the change does")
     parser.add_argument("--rev-id", help="revision id to use (default: generated)")
+    parser.add_argument(
+        "--safe",
+        action="store_true",
+        help="write risky operations as safe multi-revision sequences (index CONCURRENTLY, foreign key and "
+        "NOT NULL as NOT VALID + VALIDATE), each judged",
+    )
 
 
 @quiet_logs
@@ -23,6 +29,8 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     if args.rev_id is not None:
         _check_rev_id(ctx, args.rev_id)
     env = ctx.environment()
+    if args.safe:
+        return _run_safe(args, ctx, env)
     result = generate(ctx.project, env, args.message, dry_run=ctx.dry_run, rev_id=args.rev_id)
     if ctx.json:
         ctx.write_json(
@@ -44,6 +52,24 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         _show_risk(ctx, result.revision)
     if result.empty:
         ctx.note("note: the models match the database; the revision is empty")
+    return 0
+
+
+def _run_safe(args: argparse.Namespace, ctx: CommandContext, env: Any) -> int:
+    from syncdb_tui.core.errors import UsageError
+    from syncdb_tui.core.project.safe_patterns import generate_safe
+
+    if args.rev_id is not None:
+        raise UsageError("--safe writes several revisions: it takes no --rev-id")
+    written = generate_safe(ctx.project, env, args.message, dry_run=ctx.dry_run)
+    if ctx.json:
+        ctx.write_json([{"revision": w.revision, "message": w.message, "path": w.path or None} for w in written])
+        return 0
+    for item in written:
+        where = item.path or "(dry run: not written)"
+        ctx.note(f"revision {item.revision} {item.message}: {where}")
+        if item.path:
+            _show_risk(ctx, item.revision)
     return 0
 
 

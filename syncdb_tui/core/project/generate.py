@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,8 @@ class GeneratedRevision:
     """The revision file's Python text (upgrade and downgrade bodies with dry_run)."""
     empty: bool
     dry_run: bool
+    upgrade_ops: Any = field(default=None, compare=False, repr=False)
+    """Alembic's ``UpgradeOps`` that autogenerate found (for ``generate --safe``)."""
 
 
 def generate(
@@ -50,6 +52,8 @@ def generate(
 
     if not message.strip():
         raise UsageError("a revision needs a message", hint="pass -m 'what the change does'")
+    if not dry_run:
+        refuse_packaged_scripts(project)
     captured: list[Any] = []
 
     def directives_hook(context: Any, revision: Any, directives: list[Any]) -> None:
@@ -59,7 +63,9 @@ def generate(
 
     def call(cfg: Any) -> Any:
         if project.config.target_metadata:
-            cfg.attributes["target_metadata"] = load_target_metadata(project.config.target_metadata)
+            from syncdb_tui.core.project.models import load_models
+
+            cfg.attributes["target_metadata"] = load_models(project.config)
         return command.revision(
             cfg,
             message=message,
@@ -76,9 +82,9 @@ def generate(
             text = str(cause)
             if "MetaData" in text or "target_metadata" in text:
                 raise ConfigError(
-                    "autogenerate needs the models' MetaData, and none is configured",
-                    hint='set target_metadata = "package.models:metadata" in syncdb.toml '
-                    "(and use it as target_metadata in env.py)",
+                    "autogenerate needs the models' MetaData, and env.py's target_metadata is None",
+                    hint="set target_metadata = Base.metadata in env.py (import your models there); "
+                    "syncdb init writes an env.py that also takes target_metadata from syncdb.toml",
                     title="missing target_metadata",
                 ) from None
             raise OperationError(
@@ -111,7 +117,27 @@ def generate(
             + render_python_code(directive.downgrade_ops)
             + "\n"
         )
-    return GeneratedRevision(revision, message, path, source, bool(empty), dry_run)
+    return GeneratedRevision(revision, message, path, source, bool(empty), dry_run, upgrade_ops=upgrade_ops)
+
+
+def refuse_packaged_scripts(project: Project) -> None:
+    """Refuse to write a revision into syncdb's own package (the demo's scripts as shipped).
+
+    Raises:
+        UsageError: the script directory lies inside the installed syncdb_tui package.
+    """
+    package = Path(__file__).resolve().parents[2]
+    try:
+        inside = project.script_location.resolve().is_relative_to(package)
+    except OSError:
+        inside = False
+    if inside:
+        raise UsageError(
+            f"the script directory {project.script_location} is inside syncdb's own package; "
+            "new revisions are never written there",
+            hint="run `syncdb demo` (it writes a demo project to ./syncdb-demo) and work in that directory",
+            title="read-only scripts",
+        )
 
 
 def project_graph_reset(project: Project) -> None:
