@@ -49,6 +49,8 @@ class Case:
     lines: dict[str, int] = field(default_factory=dict)
     message_contains: dict[str, str] = field(default_factory=dict)
     table_of: dict[str, str] = field(default_factory=dict)
+    needs_live: str = ""
+    """The SQL is what rendered before a data migration failed offline; this is why it failed."""
 
     def expected_pairs(self) -> list[tuple[str, str]]:
         return sorted(tuple(item.split(":", 1)) for item in self.expect)  # type: ignore[misc]

@@ -43,13 +43,34 @@ def test_risk_file_json_lists_findings_with_contract_fields(tmp_path: Path, run_
     assert "suppressed:" in result.err and "release 42" in result.err
 
 
-def test_risk_file_table_output(tmp_path: Path, run_cli) -> None:
+def test_risk_file_text_output_is_plain_lines_when_not_a_terminal(tmp_path: Path, run_cli) -> None:
     path = _write(tmp_path, RISKY_SQL)
     result = run_cli("risk", str(path), "--no-color", cwd=tmp_path)
     assert result.code == 0
-    for text in ("Severity", "Mitigation", "create-index", "MEDIUM", "SHARE", "risk MEDIUM"):
+    for text in ("change.sql:3: MEDIUM create-index [SHARE]", "    safe: ", "risk MEDIUM"):
         assert text in result.out
-    assert "drop-column" not in result.out
+    assert "drop-column" not in result.out  # suppressed: listed on stderr only
+    assert "Severity" not in result.out  # no rich table in a pipe
+
+
+def test_risk_file_table_output_at_a_terminal(tmp_path: Path, monkeypatch) -> None:
+    import io
+
+    from syncdb_tui.cli import main
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    path = _write(tmp_path, RISKY_SQL)
+    out = Tty()
+    monkeypatch.setattr("sys.stdout", out)
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "240")
+    assert main(["risk", str(path), "--no-color"]) == 0
+    for text in ("Severity", "Mitigation", "create-index", "MEDIUM", "SHARE", "risk MEDIUM"):
+        assert text in out.getvalue()
 
 
 def test_fail_on_exits_1_when_reached_and_0_below(tmp_path: Path, run_cli) -> None:

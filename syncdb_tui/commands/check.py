@@ -20,9 +20,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="highest pending risk that passes (default MEDIUM: HIGH fails)",
     )
     parser.add_argument(
+        "--format",
+        choices=("text", "json", "sarif", "github"),
+        default=None,
+        help="text (default), json (same as --json), sarif (SARIF 2.1.0: the pending revisions' findings and "
+        "every problem) or github (workflow annotations)",
+    )
+    parser.add_argument(
         "--allow-pending",
         action="store_true",
         help="pending revisions alone do not fail the check (their risk still does)",
+    )
+    parser.add_argument(
+        "--no-models",
+        action="store_true",
+        help="a project without models (no target_metadata anywhere) passes; only migrations are checked",
     )
 
 
@@ -41,10 +53,14 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
             max_risk=args.max_risk,
             allow_pending=args.allow_pending,
             check_models=not ctx.dry_run,
+            require_models=not args.no_models,
         )
     )
     status = result.status
-    if ctx.json:
+    fmt = args.format or ("json" if ctx.json else "text")
+    if fmt in ("sarif", "github"):
+        _write_ci(ctx, result, fmt)
+    elif fmt == "json":
         ctx.write_json(result.to_json())
     else:
         for note in result.notes:
@@ -63,6 +79,33 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
             or "check the environment's URL and that the server is up, then run syncdb check again",
         )
     return 0 if result.ok else 1
+
+
+def _write_ci(ctx: CommandContext, result: object, fmt: str) -> None:
+    """The check's findings and problems as SARIF or GitHub annotations (pointing into the revision files)."""
+    from syncdb_tui import __version__
+    from syncdb_tui.core.risk import verdicts
+
+    status = getattr(result, "status", None)
+    pending = list(getattr(status, "pending", ()) or ())
+    paths: dict[str, str] = {}
+    if pending:
+        graph = ctx.project.graph()
+        paths = {rev: info.path for rev, info in graph.by_id.items()}
+    located = [
+        item
+        for p in pending
+        for item in verdicts.locate(
+            [*p.findings, *getattr(p, "suppressed", ())], path=paths.get(p.revision, ""), revision=p.revision
+        )
+    ]
+    problems = list(getattr(result, "problems", ()))
+    if fmt == "sarif":
+        ctx.write_json(verdicts.sarif(located, problems=problems, tool_version=__version__))
+    else:
+        ctx.write("\n".join(verdicts.github_lines(located, problems=problems)))
+    for note in getattr(result, "notes", ()):
+        ctx.note(f"note: {note}")
 
 
 def _passed_summary(status: object, max_risk: str) -> str:

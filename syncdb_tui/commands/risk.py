@@ -18,11 +18,14 @@ if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
     from syncdb_tui.config import RiskThresholds
     from syncdb_tui.core.envs.environments import Environment
-    from syncdb_tui.core.project.revisions import Project
+    from syncdb_tui.core.project.revisions import Project, RevisionGraph
     from syncdb_tui.core.risk.analysis import Finding, RiskAnalysis
     from syncdb_tui.core.risk.locks import Blocker
 
 SEVERITY_NAMES = ("LOW", "MEDIUM", "HIGH")
+FORMATS = ("text", "json", "sarif", "github")
+RICH_TABLE_LIMIT = 200
+"""Above this many findings (or when stdout is not a terminal) text output is plain lines."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         metavar="FILE.sql|REVISION|A:B",
         help="a SQL file, a revision, or a range A:B (default: the pending revisions of --env)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="text (default; plain lines when not a terminal), json (same as --json), sarif (SARIF 2.1.0) "
+        "or github (workflow annotations)",
     )
     parser.add_argument(
         "--fail-on",
@@ -47,6 +57,8 @@ class _Source:
     revision: str | None
     sql: str
     not_rendered: str = ""
+    path: str = ""
+    """The revision file or the .sql file (where CI annotations point)."""
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
@@ -71,10 +83,9 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         sources = [_read_file(Path(target))]
         env = ctx.environment() if env_name else None
     elif target:
-        env = ctx.environment()
+        # offline SQL is rendered for the dialect alone: the environment matters only with --env
+        env = ctx.environment() if env_name else None
         sources = _revision_sources(ctx.project, env, target)
-        if not env_name:
-            env = None
     else:
         env = ctx.environment()
         sources = _pending_sources(ctx, env)
@@ -105,15 +116,16 @@ def _read_file(path: Path) -> _Source:
         ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read {path}: {error}", hint="give a readable UTF-8 .sql file") from None
-    return _Source(str(path), None, text)
+    return _Source(str(path), None, text, path=str(path))
 
 
-def _full_revision(project: Project, target: str) -> str | None:
+def _full_revision(project: Project, target: str, graph: RevisionGraph | None = None) -> str | None:
     """The full revision id of ``target`` (id, prefix, head); None for base."""
     from syncdb_tui.core.errors import UsageError
 
-    project.resolve_target(target)
-    graph = project.graph()
+    if graph is None or not (target in ("base", "head", "heads") or any(r.startswith(target) for r in graph.by_id)):
+        project.resolve_target(target)  # Alembic's own message for what the graph does not know
+        graph = project.graph()
     if target == "base":
         return None
     if target in ("head", "heads"):
@@ -132,27 +144,35 @@ def _full_revision(project: Project, target: str) -> str | None:
     raise UsageError(f"{target!r} does not name exactly one revision", hint="give more of the revision id")
 
 
-def _revision_sources(project: Project, env: Environment, target: str) -> list[_Source]:
+def _revision_sources(project: Project, env: Environment | None, target: str) -> list[_Source]:
     from syncdb_tui.core.errors import UsageError
+    from syncdb_tui.core.project.cache import cached_graph
     from syncdb_tui.core.project.offline import offline_range
 
-    graph = project.graph()
+    graph = cached_graph(project)
     if ":" in target:
         start_text, _, end_text = target.partition(":")
-        start = _full_revision(project, start_text) if start_text else None
-        end = _full_revision(project, end_text or "head")
-        if end is None:
-            raise UsageError("a range ends at a revision, not at base", hint="give a range A:B with B a revision")
-        revisions = graph.between(start, end)
+        start = _full_revision(project, start_text, graph) if start_text else None
+        if end_text == "heads":
+            reach = graph.ancestors(list(graph.heads))
+            if start is not None and start not in reach:
+                raise UsageError(f"{start} is not in the history", title="bad range")
+            below = graph.ancestors([start]) if start is not None else set()
+            revisions = [rev for rev in graph.upgrade_order() if rev in reach and rev not in below]
+        else:
+            end = _full_revision(project, end_text or "head", graph)
+            if end is None:
+                raise UsageError("a range ends at a revision, not at base", hint="give a range A:B with B a revision")
+            revisions = graph.between(start, end)
     else:
-        revision = _full_revision(project, target)
+        revision = _full_revision(project, target, graph)
         if revision is None:
             raise UsageError("'base' has no SQL of its own", hint="give a revision id or a range A:B")
         revisions = [revision]
     if not revisions:
         return []
     rendered = offline_range(project, revisions, "upgrade", env)
-    return [_Source(r.revision, r.revision, r.sql, r.needs_live_reason) for r in rendered]
+    return [_Source(r.revision, r.revision, r.sql, r.needs_live_reason, graph.by_id[r.revision].path) for r in rendered]
 
 
 def _pending_sources(ctx: CommandContext, env: Environment) -> list[_Source]:
@@ -164,7 +184,17 @@ def _pending_sources(ctx: CommandContext, env: Environment) -> list[_Source]:
     result = asyncio.run(status(ctx.project, env, with_drift=False, with_risk=False))
     if not result.reachable:
         raise UnreachableError(result.error, hint="check the environment's URL and that the server is up")
-    return [_Source(p.revision, p.revision, p.sql, getattr(p, "needs_live_reason", "") or "") for p in result.pending]
+    graph = ctx.project.graph()
+    return [
+        _Source(
+            p.revision,
+            p.revision,
+            p.sql,
+            getattr(p, "needs_live_reason", "") or "",
+            graph.by_id[p.revision].path if p.revision in graph.by_id else "",
+        )
+        for p in result.pending
+    ]
 
 
 async def _judge(
@@ -194,11 +224,26 @@ async def _judge(
             live_error = error.message
     thresholds = _thresholds(ctx)
     # a revision is run by `syncdb migrate`, which sets lock_timeout itself; a .sql file may not be
+    if context is None and sources and all(s.revision is not None for s in sources):
+        from syncdb_tui.core.project.cache import open_cache
+        from syncdb_tui.core.risk.judge import analyse_cached
+
+        analyses = analyse_cached(
+            open_cache(ctx.project),
+            [(s.revision, s.sql, s.not_rendered) for s in sources],
+            thresholds=thresholds,
+            session_lock_timeout=True,
+        )
+        return list(zip(sources, analyses, strict=True)), blockers, live_error
     results = [
         (
             s,
             risk.analyse_sql(
-                s.sql, context=context, thresholds=thresholds, session_lock_timeout=s.revision is not None
+                s.sql,
+                context=context,
+                thresholds=thresholds,
+                session_lock_timeout=s.revision is not None,
+                unrendered_reason=s.not_rendered,
             ),
         )
         for s in sources
@@ -223,10 +268,33 @@ def _output(
     env: Environment | None,
     live_error: str,
 ) -> None:
-    if ctx.json:
+    fmt = getattr(ctx.args, "format", None) or ("json" if ctx.json else "text")
+    if fmt == "json":
         ctx.write_json([_finding_json(f, s) for s, a in results for f in [*a.findings, *a.suppressed]])
-    else:
+    elif fmt in ("sarif", "github"):
+        from syncdb_tui import __version__
+        from syncdb_tui.core.risk import verdicts
+
+        located = [
+            item
+            for source, analysis in results
+            for item in verdicts.locate(
+                [*analysis.findings, *analysis.suppressed], path=source.path, revision=source.revision
+            )
+        ]
+        if fmt == "sarif":
+            ctx.write_json(verdicts.sarif(located, tool_version=__version__))
+        else:
+            ctx.write("\n".join(verdicts.github_lines(located)))
+    elif _wants_rich(ctx, results):
         _render_table(ctx, results)
+    else:
+        _render_plain(ctx, results)
+    revisions = sum(1 for source, _ in results if source.revision is not None)
+    if revisions:
+        ctx.note(
+            f"judged {revisions} revision(s): {', '.join(s.label for s, _ in results[:3])}{' …' * (revisions > 3)}"
+        )
     with_context = any(a.judged_with_context for _, a in results)
     if live_error:
         ctx.note(f"note: judged without live context: {live_error}")
@@ -234,7 +302,10 @@ def _output(
         ctx.note("note: judged without live context (no --env): table sizes unknown, baseline severities")
     for source, _ in results:
         if source.not_rendered:
-            ctx.note(f"note: {source.label} was not analysed: {source.not_rendered}")
+            ctx.note(
+                f"note: {source.label} rendered only in part offline (its statements before the stop are judged): "
+                f"{source.not_rendered}"
+            )
     for source, analysis in results:
         for finding in analysis.suppressed:
             ctx.note(f"suppressed: {source.label} line {finding.line} {finding.rule}: {finding.suppression_reason}")
@@ -246,6 +317,26 @@ def _output(
 
 def _finding_json(finding: Finding, source: _Source) -> dict[str, Any]:
     return {**finding.to_json(), "revision": source.revision}
+
+
+def _wants_rich(ctx: CommandContext, results: list[tuple[_Source, RiskAnalysis]]) -> bool:
+    """A rich table only for a person at a terminal, and only for a readable number of findings."""
+    try:
+        tty = bool(ctx.out.isatty())
+    except (AttributeError, ValueError):
+        tty = False
+    return tty and sum(len(a.findings) for _, a in results) <= RICH_TABLE_LIMIT
+
+
+def _render_plain(ctx: CommandContext, results: list[tuple[_Source, RiskAnalysis]]) -> None:
+    """Plain lines: cheap for thousands of findings, and what pipes and CI logs read."""
+    from syncdb_tui.core.risk.verdicts import locate, text_lines
+
+    out: list[str] = []
+    for source, analysis in results:
+        out.append(f"{source.label}: risk {analysis.risk.name}" + ("" if analysis.findings else " (no findings)"))
+        out += text_lines(locate(analysis.findings, path=source.path, revision=source.revision))
+    ctx.write("\n".join(out))
 
 
 def _render_table(ctx: CommandContext, results: list[tuple[_Source, RiskAnalysis]]) -> None:

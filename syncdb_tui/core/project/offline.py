@@ -40,7 +40,15 @@ class RevisionSQL:
         return not self.needs_live_reason and not self.irreversible_reason
 
 
-def _render(project: Project, env: Environment | None, start: Any, dest: Any, direction: str) -> str:
+def _render(
+    project: Project,
+    env: Environment | None,
+    start: Any,
+    dest: Any,
+    direction: str,
+    buffer: io.StringIO | None = None,
+) -> str:
+    """The offline SQL from ``start`` to ``dest``; on failure ``buffer`` keeps what rendered before it."""
     from alembic.runtime.environment import EnvironmentContext
 
     script = project.script()
@@ -49,10 +57,8 @@ def _render(project: Project, env: Environment | None, start: Any, dest: Any, di
         from sqlalchemy.engine import make_url
 
         # offline rendering only needs the dialect; no database is contacted
-        cfg.attributes.setdefault("sqlalchemy_url", make_url("postgresql+asyncpg://"))
-        if not cfg.get_main_option("sqlalchemy.url"):
-            cfg.set_main_option("sqlalchemy.url", "postgresql+asyncpg://")
-    buffer = io.StringIO()
+        cfg.attributes.setdefault("sqlalchemy_url", make_url(f"postgresql+{project.offline_driver}://"))
+    buffer = buffer if buffer is not None else io.StringIO()
     cfg.output_buffer = buffer
     cfg.stdout = io.StringIO()
 
@@ -64,7 +70,7 @@ def _render(project: Project, env: Environment | None, start: Any, dest: Any, di
 
     with (
         ALEMBIC_LOCK,
-        translate_script_errors(project.script_location),
+        translate_script_errors(project.script_location, roots=project.config.import_paths),
         EnvironmentContext(
             cfg,
             script,
@@ -75,6 +81,7 @@ def _render(project: Project, env: Environment | None, start: Any, dest: Any, di
             tag=None,
         ),
     ):
+        project.prepare_imports()
         script.run_env()
     return buffer.getvalue()
 
@@ -106,9 +113,40 @@ def split_by_revision(sql: str, direction: str) -> dict[str, str]:
     return {key: "\n".join(lines).strip() + "\n" for key, lines in chunks.items()}
 
 
-def _needs_live(error: Exception, direction: str = "upgrade") -> str:
-    text = str(error).strip() or type(error).__name__
-    return f"its {direction}() cannot run without a database ({type(error).__name__}: {text.splitlines()[0]})"
+def _needs_live(error: BaseException, direction: str = "upgrade", revision_path: str = "") -> str:
+    """Why ``direction``() cannot render offline, in plain words, with the line of the revision that stopped it."""
+    import traceback
+
+    text = str(error)
+    if "commit" in text or "rollback" in text:
+        what = f"{direction}() commits or rolls back by itself"
+    elif isinstance(error, AttributeError | TypeError | IndexError) or "NoneType" in text or "Mock" in text:
+        what = f"{direction}() reads query results (offline there are none) or commits"
+    else:
+        what = f"{direction}() needs a live database ({_error_text(error)})"
+    where = ""
+    if revision_path:
+        for frame in reversed(traceback.extract_tb(error.__traceback__)):
+            try:
+                same = Path(frame.filename).resolve() == Path(revision_path).resolve()
+            except OSError:
+                same = False
+            if same:
+                code = (frame.line or "").strip()
+                where = f" at line {frame.lineno} of {Path(revision_path).name}" + (f": {code}" if code else "")
+                break
+    return what + where
+
+
+def _partial(buffer: io.StringIO, revision: str, direction: str) -> str:
+    """What ``revision`` rendered before its failure ("" when nothing)."""
+    chunk = split_by_revision(buffer.getvalue(), direction).get(revision, "")
+    return chunk if _has_statements(chunk) else ""
+
+
+def _has_statements(chunk: str) -> bool:
+    """True when ``chunk`` holds SQL beyond Alembic's marker comment and BEGIN."""
+    return any(line.strip() and not line.startswith("--") and line.strip() != "BEGIN;" for line in chunk.splitlines())
 
 
 def _error_text(error: BaseException) -> str:
@@ -159,15 +197,16 @@ def offline_sql(
     project.resolve_target(revision)
     info = project.graph().by_id.get(revision)
     downs = info.down_revisions if info else ()
+    buffer = io.StringIO()
     try:
         if direction == "upgrade":
             # a merge revision starts from all of its parents at once
             start_rev: Any = (downs[0] if len(downs) == 1 else tuple(downs)) if downs else None
-            sql = _render(project, env, start_rev, revision, "upgrade")
+            sql = _render(project, env, start_rev, revision, "upgrade", buffer)
         else:
             # to its (first) parent: for a merge, Alembic undoes only the merge itself
             target = downs[0] if downs else "base"
-            sql = _render(project, env, revision, target, "downgrade")
+            sql = _render(project, env, revision, target, "downgrade", buffer)
     except (SyntaxError, ImportError):
         raise
     except Exception as error:
@@ -179,7 +218,8 @@ def offline_sql(
             return RevisionSQL(
                 revision, direction, "", irreversible_reason=f"downgrade() fails with {_error_text(error)}"
             )
-        return RevisionSQL(revision, direction, "", _needs_live(error, direction))
+        partial = _partial(buffer, revision, direction)
+        return RevisionSQL(revision, direction, partial, _needs_live(error, direction, info.path if info else ""))
     return RevisionSQL(revision, direction, sql)
 
 
@@ -196,19 +236,80 @@ def offline_range(
     """
     if not revisions:
         return []
-    graph = project.graph()
-    first = graph.by_id.get(revisions[0])
-    linear = all(len(graph.by_id[rev].down_revisions) <= 1 for rev in revisions if rev in graph.by_id)
-    if first is not None and linear and direction == "upgrade":
-        start = first.down_revisions[0] if first.down_revisions else None
-        try:
-            sql = _render(project, env, start, revisions[-1], "upgrade")
-            chunks = split_by_revision(sql, "upgrade")
-            if all(rev in chunks for rev in revisions):
-                return [RevisionSQL(rev, direction, chunks[rev]) for rev in revisions]
-        except Exception as error:  # fall back to one revision at a time
-            from syncdb_tui.core.errors import SyncdbError
+    if direction != "upgrade":
+        return [offline_sql(project, rev, direction, env) for rev in revisions]
+    from syncdb_tui.core.project.cache import cached_graph, open_cache
 
-            if isinstance(error, SyncdbError):
-                raise
-    return [offline_sql(project, rev, direction, env) for rev in revisions]
+    cache = open_cache(project)
+    graph = cached_graph(project, cache) if cache is not None else project.graph()
+    if not all(rev in graph.by_id for rev in revisions):
+        return [offline_sql(project, rev, direction, env) for rev in revisions]
+    done: dict[str, RevisionSQL] = {}
+    if cache is not None:
+        for rev in revisions:
+            hit = cache.sql(rev, graph.by_id[rev].path, env)
+            if hit is not None:
+                done[rev] = RevisionSQL(rev, "upgrade", hit[0], hit[1])
+    missing = [rev for rev in revisions if rev not in done]
+    if missing:
+        # only the revisions not cached are rendered: they are contiguous in the graph when a
+        # suffix of the range was edited; otherwise a pass renders them with their neighbours
+        fresh = _render_passes(project, missing, env)
+        fresh |= {rev: offline_sql(project, rev, direction, env) for rev in missing if rev not in fresh}
+        done |= fresh
+        if cache is not None:
+            cache.store(
+                [
+                    (rev, project.graph().by_id[rev].path, item.sql, item.needs_live_reason)
+                    for rev, item in fresh.items()
+                ],
+                env,
+            )
+    return [done[rev] for rev in revisions]
+
+
+def _render_passes(project: Project, revisions: list[str], env: Environment | None) -> dict[str, RevisionSQL]:
+    """Render ``revisions`` (every branch, merges included) in as few passes of env.py as possible.
+
+    One pass from the revisions below the range to its heads; when a data migration stops a
+    pass, the revisions before it keep their SQL, the failing one keeps what it rendered
+    before the failure (judged, with ``needs_live_reason``), and the next pass starts after it.
+    """
+    from syncdb_tui.core.errors import SyncdbError
+
+    graph = project.graph()
+    done: dict[str, RevisionSQL] = {}
+    while len(done) < len(revisions):
+        remaining = [rev for rev in revisions if rev not in done]
+        inside = set(remaining)
+        below = graph.ancestors(remaining) - inside
+        parents_below = {down for rev in below for down in graph.by_id[rev].down_revisions}
+        start = tuple(sorted(below - parents_below))
+        parents_inside = {down for rev in remaining for down in graph.by_id[rev].down_revisions}
+        dest = tuple(rev for rev in remaining if rev not in parents_inside)
+        buffer = io.StringIO()
+        start_arg: Any = (start[0] if len(start) == 1 else start) if start else None
+        dest_arg: Any = dest[0] if len(dest) == 1 else dest
+        try:
+            sql = _render(project, env, start_arg, dest_arg, "upgrade", buffer)
+        except (SyntaxError, ImportError, SyncdbError):
+            raise
+        except Exception as error:
+            chunks = split_by_revision(buffer.getvalue(), "upgrade")
+            failed = next(reversed(chunks), None) if chunks else None
+            if failed is None or failed not in inside:
+                return done  # failed before any revision ran (env.py): one at a time shows why
+            for rev in remaining:
+                if rev in chunks and rev != failed:
+                    done[rev] = RevisionSQL(rev, "upgrade", chunks[rev])
+            partial = chunks[failed] if _has_statements(chunks[failed]) else ""
+            done[failed] = RevisionSQL(
+                failed, "upgrade", partial, _needs_live(error, "upgrade", graph.by_id[failed].path)
+            )
+            continue
+        chunks = split_by_revision(sql, "upgrade")
+        for rev in remaining:
+            if rev in chunks:
+                done[rev] = RevisionSQL(rev, "upgrade", chunks[rev])
+        break
+    return done

@@ -34,6 +34,7 @@ from syncdb_tui.core.risk.model import (
 )
 from syncdb_tui.core.risk.parse import Statement, parse, suppressions
 from syncdb_tui.core.risk.rules import judge_statement, tables_of
+from syncdb_tui.core.risk.rules_objects import not_judged
 
 if TYPE_CHECKING:
     from syncdb_tui.config import RiskThresholds
@@ -96,6 +97,21 @@ class RiskAnalysis:
     judged_with_context: bool
     tables: frozenset[str]
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RiskAnalysis:
+        """The analysis :meth:`to_json` wrote (the revision cache keeps analyses without live context)."""
+
+        def finding(item: dict[str, Any]) -> Finding:
+            return Finding(**{**item, "severity": Severity[item["severity"]]})
+
+        return cls(
+            [finding(f) for f in data["findings"]],
+            [finding(f) for f in data["suppressed"]],
+            Severity[data["risk"]],
+            bool(data["judged_with_context"]),
+            frozenset(data["tables"]),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "risk": self.risk.name,
@@ -133,6 +149,7 @@ def analyse_sql(
     context: LiveContext | None = None,
     thresholds: RiskThresholds | None = None,
     session_lock_timeout: bool = False,
+    unrendered_reason: str = "",
 ) -> RiskAnalysis:
     """Judge every statement of ``sql`` (Alembic offline SQL or a plain .sql file).
 
@@ -143,6 +160,9 @@ def analyse_sql(
         session_lock_timeout: the session that will run the SQL already has a
             lock_timeout (``syncdb migrate`` sets one), so its absence from the SQL
             is not a finding.
+        unrendered_reason: ``sql`` is only what rendered offline before the revision's
+            upgrade() failed (it needs a live database): the rest is a ``needs-live-database``
+            finding with this reason.
 
     Returns the findings in statement order; nothing is raised for bad SQL: a statement
     pglast cannot parse becomes an ``unparseable-statement`` finding.
@@ -151,6 +171,7 @@ def analyse_sql(
 
     analyser = _Analyser(sql, context, thresholds or RiskThresholds())
     analyser.lock_timeout_session = session_lock_timeout
+    analyser.unrendered_reason = unrendered_reason
     return analyser.run()
 
 
@@ -173,6 +194,7 @@ class _Analyser:
         self.lock_timeout_session = False
         self.lock_timeout_local_value: bool | None = None
         self.lock_timeout_reported = False
+        self.unrendered_reason = ""
         self._tx_reset()
 
     def _tx_reset(self) -> None:
@@ -180,6 +202,10 @@ class _Analyser:
         self.tx_strong_ddl: list[str] = []
         self.tx_dml: list[tuple[Statement, str]] = []
         self.tx_multi_reported = False
+        self.tx_multi: tuple[Statement, int, dict[str, str], str] | None = None
+        """Where a second table got ACCESS EXCLUSIVE in this transaction (reported when it ends)."""
+        self.tx_long: list[str] = []
+        """Why locks in this transaction are held long (a rewrite, a scan, a backfill)."""
 
     def line_of(self, offset: int) -> int:
         return bisect.bisect_right(self.line_starts, offset)
@@ -191,6 +217,8 @@ class _Analyser:
         for index, statement in enumerate(statements):
             self._statement(statement, ignores[index])
         self._end_transaction()
+        if self.unrendered_reason:
+            self._unrendered(statements)
         findings = sorted(self.findings, key=lambda f: f.line)
         active = [f for f in findings if not f.suppressed]
         muted = [f for f in findings if f.suppressed]
@@ -210,10 +238,14 @@ class _Analyser:
         if statement.kind == "VariableSetStmt":
             self._setting(statement.node)
             return
+        if statement.kind == "DoStmt":
+            self._do_block(statement, line, ignores)
+            return
         try:
             judgement = judge_statement(statement.kind, statement.node, statement.text, self.state)
         except (KeyError, ValueError, TypeError, AttributeError) as error:  # a syntax tree no rule expected
-            self._unanalysed(statement, line, ignores, f"unexpected {statement.kind} form ({error!r})")
+            hit = not_judged(f"this form of {statement.kind}", f"its syntax tree was unexpected ({error!r})")
+            self._add(hit, statement, line, ignores)
             return
         if judgement.skip:
             return
@@ -223,6 +255,55 @@ class _Analyser:
             self._add(hit, statement, line, ignores)
         if not self.state.in_transaction:
             self._end_transaction()
+
+    def _unrendered(self, statements: tuple[Statement, ...]) -> None:
+        """The part of the revision offline SQL could not show: never judged as safe."""
+        end = len(self.sql.rstrip())
+        rendered = sum(1 for s in statements if s.kind not in ("TransactionStmt", "VariableSetStmt"))
+        shown = f"the {rendered} statement(s) before it are judged above" if rendered else "nothing rendered before it"
+        hit = Hit(
+            "needs-live-database",
+            Severity.MEDIUM,
+            UNKNOWN_LOCK,
+            None,
+            f"the rest of this revision cannot be rendered without a database: {self.unrendered_reason} ({shown})",
+            "-- review the revision's upgrade() by hand, or rehearse it on a copy (syncdb rehearse) to see what "
+            "it runs",
+            keep_on_new_table=True,
+        )
+        marker = Statement("", {}, "-- (the rest of upgrade(), not rendered offline)", end, end)
+        self._add(hit, marker, self.line_of(end), {})
+
+    def _do_block(self, statement: Statement, line: int, ignores: dict[str, str]) -> None:
+        """Judge the SQL statements inside a PL/pgSQL DO block; what cannot be known is ``not-judged``."""
+        body, language = "", "plpgsql"
+        for arg in statement.node.get("args") or ():
+            element = arg.get("DefElem", {})
+            value = str(element.get("arg", {}).get("String", {}).get("sval", ""))
+            if element.get("defname") == "as":
+                body = value
+            elif element.get("defname") == "language":
+                language = value.lower()
+        if language != "plpgsql":
+            self._add(not_judged(f"a DO block in {language}"), statement, line, ignores)
+            return
+        queries, dynamic = plpgsql_statements(body)
+        if queries is None:
+            self._add(not_judged("this DO block", "pglast could not parse its PL/pgSQL body"), statement, line, ignores)
+            return
+        if dynamic:
+            why = f"{dynamic} EXECUTE of SQL built at run time (its statements are not known before it runs)"
+            self._add(not_judged("dynamic SQL in a DO block", why), statement, line, ignores)
+        cursor = 0
+        for query in queries:
+            found = statement.text.find(query, cursor)
+            offset = statement.start + (found if found >= 0 else 0)
+            cursor = found + len(query) if found >= 0 else cursor
+            for inner in parse(query):
+                moved = Statement(
+                    inner.kind, inner.node, inner.text, offset + inner.start, offset + inner.end, inner.error
+                )
+                self._statement(moved, ignores)
 
     def _unanalysed(self, statement: Statement, line: int, ignores: dict[str, str], reason: str) -> None:
         hit = Hit(
@@ -311,26 +392,58 @@ class _Analyser:
             return
         for table in exclusive:
             self.tx_exclusive.setdefault(table, line)
+        for hit in judgement.hits:
+            if hit.table and not self.state.is_new(hit.table) and (hit.scales or hit.empty_is_safe):
+                self.tx_long.append(f"{hit.rule} on {hit.table}")
         if len(self.tx_exclusive) >= 2 and not self.tx_multi_reported and exclusive:
             self.tx_multi_reported = True
-            tables = list(self.tx_exclusive)
-            self._add(
-                Hit(
-                    "multiple-access-exclusive-locks",
-                    Severity.MEDIUM,
-                    ACCESS_EXCLUSIVE,
-                    exclusive[-1],
-                    f"one transaction takes ACCESS EXCLUSIVE on {', '.join(tables)}: the first stays locked while "
-                    "waiting for the next, and sessions locking them in another order deadlock",
-                    fix.split_transaction(tables),
-                    keep_on_new_table=True,
-                ),
-                statement,
-                line,
-                ignores,
+            self.tx_multi = (statement, line, ignores, exclusive[-1])
+
+    def _report_multiple_exclusive(self) -> None:
+        """``multiple-access-exclusive-locks``: MEDIUM when a lock is held long or a table is big, else LOW."""
+        assert self.tx_multi is not None
+        statement, line, ignores, table = self.tx_multi
+        tables = list(self.tx_exclusive)
+        big = [t for t in tables if self._is_big(t)]
+        long_reasons = list(dict.fromkeys(self.tx_long))
+        if self.tx_dml:
+            long_reasons.append(f"a data change on {self.tx_dml[0][1]}")
+        base = (
+            f"one transaction takes ACCESS EXCLUSIVE on {', '.join(tables)}: the first stays locked while "
+            "waiting for the next, and sessions locking them in another order deadlock"
+        )
+        if long_reasons or big:
+            why = "; ".join(
+                [f"locks are held during {', '.join(long_reasons)}"] * bool(long_reasons)
+                + [f"{', '.join(big)} {'is' if len(big) == 1 else 'are'} large"] * bool(big)
             )
+            severity, message = Severity.MEDIUM, f"{base} ({why})"
+        else:
+            severity = Severity.LOW
+            message = f"{base} — but every change here is catalog-only, so each lock is held only briefly"
+        hit = Hit(
+            "multiple-access-exclusive-locks",
+            severity,
+            ACCESS_EXCLUSIVE,
+            table,
+            message,
+            fix.split_transaction(tables),
+            keep_on_new_table=True,
+        )
+        self._add(hit, statement, line, ignores)
+
+    def _is_big(self, table: str) -> bool:
+        if self.context is None:
+            return False
+        stats = self.context.stats(table)
+        if stats is None:
+            return False
+        limits = self.thresholds
+        return stats.rows_estimate >= limits.medium_table_rows or stats.total_bytes >= limits.large_table_bytes
 
     def _end_transaction(self) -> None:
+        if self.tx_multi is not None:
+            self._report_multiple_exclusive()
         if self.tx_strong_ddl and self.tx_dml:
             for statement, table in self.tx_dml:
                 self._add(
@@ -400,6 +513,48 @@ class _Analyser:
 
 
 LOCK_FOR_DML = "ROW EXCLUSIVE"
+
+
+def plpgsql_statements(body: str) -> tuple[list[str] | None, int]:
+    """The SQL statements a PL/pgSQL body runs (in order) and how many dynamic EXECUTEs it has.
+
+    ``None`` when pglast cannot parse the body.
+    """
+    import json
+
+    from pglast.parser import ParseError, parse_plpgsql_json
+
+    tag = "syncdb_body"
+    while f"${tag}$" in body:
+        tag += "_"
+    source = f"CREATE FUNCTION syncdb_do_block() RETURNS void LANGUAGE plpgsql AS ${tag}${body}${tag}$"
+    try:
+        tree = json.loads(parse_plpgsql_json(source))
+    except (ParseError, ValueError):
+        return None, 0
+    queries: list[str] = []
+    dynamic = 0
+
+    def walk(node: object) -> None:
+        nonlocal dynamic
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+            return
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            if key == "PLpgSQL_stmt_execsql":
+                query = value.get("sqlstmt", {}).get("PLpgSQL_expr", {}).get("query")
+                if query:
+                    queries.append(str(query))
+                continue
+            if key in ("PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors"):
+                dynamic += 1
+            walk(value)
+
+    walk(tree)
+    return queries, dynamic
 
 
 def _count(rows: float) -> str:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import asyncpg
 
+    from syncdb_tui.config import RiskThresholds
     from syncdb_tui.core.envs.environments import Environment
+    from syncdb_tui.core.project.cache import RevisionCache
     from syncdb_tui.core.project.offline import RevisionSQL
     from syncdb_tui.core.project.revisions import Project
-    from syncdb_tui.core.risk.analysis import Finding
+    from syncdb_tui.core.risk.analysis import Finding, RiskAnalysis
 
 RISK_ORDER = {"NONE": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3}
 """Revision risks from least to most severe ("NONE": nothing pending)."""
@@ -85,12 +88,15 @@ async def judge_revisions(
                 PendingRevision(item.revision, message, "HIGH", (), "", irreversible_reason=item.irreversible_reason)
             )
             continue
-        if not item.rendered:
-            judged.append(PendingRevision(item.revision, message, "MEDIUM", (), "", item.needs_live_reason))
-            continue
-        # syncdb runs these revisions itself, with lock_timeout set on its session
+        # syncdb runs these revisions itself, with lock_timeout set on its session; a data migration
+        # that cannot render fully offline is judged on what rendered before it stopped, plus a
+        # needs-live-database finding: never "no findings"
         analysis = risk.analyse_sql(
-            item.sql, context=context, thresholds=project.config.risk, session_lock_timeout=True
+            item.sql,
+            context=context,
+            thresholds=project.config.risk,
+            session_lock_timeout=True,
+            unrendered_reason=item.needs_live_reason,
         )
         judged.append(
             PendingRevision(
@@ -99,6 +105,7 @@ async def judge_revisions(
                 risk=analysis.risk.name,
                 findings=tuple(analysis.findings),
                 sql=item.sql,
+                needs_live_reason=item.needs_live_reason,
                 suppressed=tuple(analysis.suppressed),
             )
         )
@@ -112,6 +119,64 @@ async def judge_with_env(project: Project, env: Environment, sqls: Sequence[Revi
     async with connection(env) as conn:
         judged, _ = await judge_revisions(project, sqls, conn=conn)
     return judged
+
+
+@lru_cache(maxsize=1)
+def engine_key() -> str:
+    """Changes whenever a file of the risk engine changes (cached analyses are then judged again)."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    digest = hashlib.sha256()
+    directory = Path(__file__).resolve().parent
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".py"):
+            st = os.stat(directory / name)
+            digest.update(f"{name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def analyse_cached(
+    cache: RevisionCache | None,
+    items: Sequence[tuple[str | None, str, str]],
+    *,
+    thresholds: RiskThresholds | None,
+    session_lock_timeout: bool,
+) -> list[RiskAnalysis]:
+    """Analyses without live context of ``(revision, sql, needs_live_reason)``, from the revision cache when
+    the same SQL was judged by the same engine with the same thresholds; the others are judged and stored.
+
+    On a full hit pglast is not even imported.
+    """
+    import hashlib
+
+    from syncdb_tui.core.risk.analysis import RiskAnalysis, analyse_sql
+
+    out: list[RiskAnalysis] = []
+    fresh: list[tuple[str, str, str, Any]] = []
+    limits = repr(thresholds)
+    for revision, sql, needs_live in items:
+        key = ""
+        if cache is not None and revision is not None:
+            text = f"{engine_key()}|{limits}|{session_lock_timeout}|{needs_live}|{sql}"
+            key = hashlib.sha256(text.encode()).hexdigest()
+            stored = cache.derived(revision, "risk", key)
+            if isinstance(stored, dict):
+                try:
+                    out.append(RiskAnalysis.from_json(stored))
+                    continue
+                except (KeyError, TypeError, ValueError):
+                    pass
+        analysis = analyse_sql(
+            sql, thresholds=thresholds, session_lock_timeout=session_lock_timeout, unrendered_reason=needs_live
+        )
+        out.append(analysis)
+        if key and revision is not None:
+            fresh.append((revision, "risk", key, analysis.to_json()))
+    if cache is not None:
+        cache.store_derived(fresh)
+    return out
 
 
 def judge_offline(

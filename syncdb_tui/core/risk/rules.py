@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from syncdb_tui.core.risk import mitigations as fix
+from syncdb_tui.core.risk.kinds import ALTER_TABLE_KINDS, RULES, STATEMENT_KINDS, Quiet, quiet_lock_table
 from syncdb_tui.core.risk.model import (
     ACCESS_EXCLUSIVE,
     BOOKKEEPING_TABLES,
@@ -30,16 +31,31 @@ from syncdb_tui.core.risk.model import (
     strings,
     type_name,
 )
-from syncdb_tui.core.risk.rules_alter import ALTER_HANDLERS, ALTER_LOCKS
+from syncdb_tui.core.risk.rules_alter import ALTER_HANDLERS
+from syncdb_tui.core.risk.rules_objects import (
+    OBJECT_HANDLERS,
+    drop_object,
+    not_judged,
+    rename_enum_value,
+    rename_object,
+)
 from syncdb_tui.core.risk.rules_ops import OPS_HANDLERS, concurrently_in_transaction
 
 
 def judge_statement(kind: str, node: Node, text: str, state: ScanState) -> Judgement:
-    """Apply the rules for one parsed statement; updates ``state`` with what it creates."""
+    """Apply the rules for one parsed statement; updates ``state`` with what it creates.
+
+    A kind missing from ``kinds.STATEMENT_KINDS`` (or one never produced at top level)
+    yields a ``not-judged`` finding; a "no lock that matters" kind yields only its lock.
+    """
+    entry = STATEMENT_KINDS.get(kind)
     handler = _HANDLERS.get(kind)
-    if handler is None:
-        return Judgement()
-    return handler(node, text, state)
+    if entry == RULES and handler is not None:
+        return handler(node, text, state)
+    if isinstance(entry, Quiet) and entry.why and not entry.why.startswith("not a top-level"):
+        table = quiet_lock_table(entry, node)
+        return Judgement(locks=[(table, entry.lock)] if table else [])
+    return Judgement(hits=[not_judged(f"{kind} statements" if kind else "this statement")])
 
 
 def _create_table(node: Node, text: str, state: ScanState) -> Judgement:
@@ -99,26 +115,34 @@ def _alter_table(node: Node, text: str, state: ScanState) -> Judgement:
     objtype = node.get("objtype", "OBJECT_TABLE")
     judgement = Judgement()
     state.single_command = len(node.get("cmds") or ()) == 1
-    if objtype not in ("OBJECT_TABLE", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE"):
-        judgement.locks.append((table, ACCESS_EXCLUSIVE))
-        return judgement
+    table_like = objtype in ("OBJECT_TABLE", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE")
     for item in node.get("cmds") or ():
         cmd = item.get("AlterTableCmd", {})
         subtype = cmd.get("subtype", "")
+        entry = ALTER_TABLE_KINDS.get(subtype)
         handler = ALTER_HANDLERS.get(subtype)
-        if handler is None:
-            lock = ALTER_LOCKS.get(subtype, ACCESS_EXCLUSIVE)
-            judgement.locks.append((table, lock))
-            continue
-        handler(cmd, table, text, state, judgement)
+        rewrites_object = subtype == "AT_SetTableSpace"
+        if entry == RULES and handler is not None and (table_like or rewrites_object):
+            handler(cmd, table, text, state, judgement)
+        elif isinstance(entry, Quiet) and entry.why and not entry.why.startswith("not a top-level"):
+            judgement.locks.append((table, entry.lock))
+        elif entry == RULES and not table_like:
+            # ALTER INDEX/SEQUENCE/VIEW … with a table command: catalog only on that object
+            judgement.locks.append((table, ACCESS_EXCLUSIVE))
+        else:
+            judgement.hits.append(not_judged(f"ALTER TABLE … {subtype.removeprefix('AT_') or 'this command'}"))
     return judgement
 
 
 def _rename(node: Node, text: str, state: ScanState) -> Judgement:
     table = range_name(node.get("relation"))
     rename = node.get("renameType")
-    if table is None or bare(table) in BOOKKEEPING_TABLES:
-        return Judgement(skip=table is not None)
+    if table is None or rename not in ("OBJECT_COLUMN", "OBJECT_TABLE"):
+        judgement = Judgement()
+        rename_object(str(rename), node, text, state, judgement)
+        return judgement
+    if bare(table) in BOOKKEEPING_TABLES:
+        return Judgement(skip=True)
     judgement = Judgement()
     newname = node.get("newname", "?")
     if rename == "OBJECT_COLUMN":
@@ -151,8 +175,8 @@ def _rename(node: Node, text: str, state: ScanState) -> Judgement:
         )
         if state.is_new(table):
             state.new_tables.add(newname)
-    elif rename in ("OBJECT_INDEX", "OBJECT_TABCONSTRAINT"):
-        judgement.locks.append((table, SHARE_UPDATE_EXCLUSIVE))
+    else:
+        rename_object(str(rename), node, text, state, judgement)
     return judgement
 
 
@@ -225,8 +249,8 @@ def _drop(node: Node, text: str, state: ScanState) -> Judgement:
                     keep_on_new_table=True,
                 )
             )
-    elif kind in ("OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_SEQUENCE", "OBJECT_FOREIGN_TABLE"):
-        judgement.locks += [(n, ACCESS_EXCLUSIVE) for n in names]
+    else:
+        drop_object(str(kind), node, text, state, judgement)
     return judgement
 
 
@@ -247,9 +271,20 @@ def _dropdb(node: Node, text: str, state: ScanState) -> Judgement:
     )
 
 
-def _create_trigger(node: Node, text: str, state: ScanState) -> Judgement:
-    table = range_name(node.get("relation"))
-    return Judgement(locks=[(table, SHARE_ROW_EXCLUSIVE)] if table else [])
+def _alter_enum(node: Node, text: str, state: ScanState) -> Judgement:
+    if node.get("oldVal"):
+        type_ = ".".join(strings(node.get("typeName")))
+        return Judgement(hits=[rename_enum_value(type_, node["oldVal"], node.get("newVal", "?"))])
+    return OPS_HANDLERS["AlterEnumStmt"](node, text, state)
+
+
+def _explain(node: Node, text: str, state: ScanState) -> Judgement:
+    options = {o.get("DefElem", {}).get("defname") for o in node.get("options") or ()}
+    query = node.get("query") or {}
+    if "analyze" not in options or not query:
+        return Judgement()  # plain EXPLAIN plans the query without running it
+    ((kind, body),) = query.items()
+    return judge_statement(kind, body, text, state)  # EXPLAIN ANALYZE runs it
 
 
 _HANDLERS: dict[str, Callable[[Node, str, ScanState], Judgement]] = {
@@ -259,8 +294,10 @@ _HANDLERS: dict[str, Callable[[Node, str, ScanState], Judgement]] = {
     "RenameStmt": _rename,
     "DropStmt": _drop,
     "DropdbStmt": _dropdb,
-    "CreateTrigStmt": _create_trigger,
     **OPS_HANDLERS,
+    **OBJECT_HANDLERS,
+    "AlterEnumStmt": _alter_enum,
+    "ExplainStmt": _explain,
 }
 
 

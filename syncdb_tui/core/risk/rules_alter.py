@@ -24,18 +24,6 @@ from syncdb_tui.core.risk.model import (
     type_name,
 )
 
-ALTER_LOCKS = {
-    "AT_SetStatistics": SHARE_UPDATE_EXCLUSIVE,
-    "AT_SetOptions": SHARE_UPDATE_EXCLUSIVE,
-    "AT_ResetOptions": SHARE_UPDATE_EXCLUSIVE,
-    "AT_ClusterOn": SHARE_UPDATE_EXCLUSIVE,
-    "AT_DropCluster": SHARE_UPDATE_EXCLUSIVE,
-    "AT_SetRelOptions": SHARE_UPDATE_EXCLUSIVE,
-    "AT_EnableTrig": SHARE_ROW_EXCLUSIVE,
-    "AT_DisableTrig": SHARE_ROW_EXCLUSIVE,
-    "AT_AttachPartition": SHARE_UPDATE_EXCLUSIVE,
-}
-
 
 def _add_column(cmd: Node, table: str, text: str, state: ScanState, out: Judgement) -> None:
     column = cmd.get("def", {}).get("ColumnDef", {})
@@ -229,10 +217,9 @@ def _alter_type(cmd: Node, table: str, text: str, state: ScanState, out: Judgeme
     severity = Severity.HIGH
     if coercible is None and not using:
         if canonical_type(new_type).partition("(")[0] in POSSIBLY_COERCIBLE_TARGETS:
-            severity = Severity.MEDIUM
             why = (
-                "the old type is unknown here (judge with --env to know): from varchar or a narrower type it is "
-                "a catalog change, otherwise"
+                "the old type is unknown here, so syncdb cannot prove it binary-coercible (judge with --env: "
+                "from a narrower varchar or numeric it is a catalog change and LOW); until proven"
             )
         else:
             why = "the old type is unknown here, so syncdb assumes it is not binary-coercible"
@@ -467,7 +454,116 @@ def _drop_constraint(cmd: Node, table: str, text: str, state: ScanState, out: Ju
     )
 
 
+_REWRITES = {
+    "AT_SetTableSpace": "SET TABLESPACE copies the whole table (and its indexes for ALTER INDEX)",
+    "AT_SetLogged": "SET LOGGED rewrites the whole table into the WAL",
+    "AT_SetUnLogged": "SET UNLOGGED rewrites the whole table",
+    "AT_SetAccessMethod": "SET ACCESS METHOD rewrites the whole table",
+    "AT_SetExpression": "SET EXPRESSION recomputes the generated column: the whole table is rewritten",
+}
+
+
+def _rewrite(cmd: Node, table: str, text: str, state: ScanState, out: Judgement) -> None:
+    out.locks.append((table, ACCESS_EXCLUSIVE))
+    out.hits.append(
+        Hit(
+            "table-rewrite",
+            Severity.HIGH,
+            ACCESS_EXCLUSIVE,
+            table,
+            f"{_REWRITES[cmd.get('subtype', '')]} under ACCESS EXCLUSIVE: reads and writes wait until it ends",
+            "-- in a maintenance window, or online with pg_repack (--tablespace for a move)",
+            scales=True,
+        )
+    )
+
+
+def _attach_partition(cmd: Node, table: str, text: str, state: ScanState, out: Judgement) -> None:
+    partition = range_name(cmd.get("def", {}).get("PartitionCmd", {}).get("name")) or "?"
+    out.locks += [(table, SHARE_UPDATE_EXCLUSIVE), (partition, ACCESS_EXCLUSIVE)]
+    out.hits.append(
+        Hit(
+            "attach-partition",
+            Severity.MEDIUM,
+            ACCESS_EXCLUSIVE,
+            partition,
+            f"ATTACH PARTITION scans {partition} under ACCESS EXCLUSIVE to prove its rows fit the partition bound "
+            "(skipped when a validated CHECK constraint already proves it)",
+            f"ALTER TABLE {partition} ADD CONSTRAINT {bare(partition)}_bound CHECK (<the bound>) NOT VALID;\n"
+            f"ALTER TABLE {partition} VALIDATE CONSTRAINT {bare(partition)}_bound;  -- traffic goes on\n"
+            f"{text.strip().rstrip(';')};  -- now without a scan",
+            scales=True,
+        )
+    )
+
+
+def _detach_partition(cmd: Node, table: str, text: str, state: ScanState, out: Judgement) -> None:
+    body = cmd.get("def", {}).get("PartitionCmd", {})
+    partition = range_name(body.get("name")) or "?"
+    if body.get("concurrent"):
+        out.locks.append((table, SHARE_UPDATE_EXCLUSIVE))
+        if state.in_transaction:
+            out.hits.append(
+                Hit(
+                    "concurrently-in-transaction",
+                    Severity.HIGH,
+                    SHARE_UPDATE_EXCLUSIVE,
+                    table,
+                    "DETACH PARTITION … CONCURRENTLY cannot run inside a transaction block: the migration fails "
+                    "at this statement",
+                    fix.outside_transaction(text),
+                    keep_on_new_table=True,
+                )
+            )
+            return
+        out.hits.append(
+            Hit(
+                "detach-partition",
+                Severity.LOW,
+                SHARE_UPDATE_EXCLUSIVE,
+                table,
+                f"detaches {partition} concurrently: queries on {table} go on (PostgreSQL 14+)",
+                fix.none_needed(),
+            )
+        )
+        return
+    out.locks += [(table, ACCESS_EXCLUSIVE), (partition, ACCESS_EXCLUSIVE)]
+    out.hits.append(
+        Hit(
+            "detach-partition",
+            Severity.MEDIUM,
+            ACCESS_EXCLUSIVE,
+            table,
+            f"DETACH PARTITION {partition} takes ACCESS EXCLUSIVE on {table}: every query on the partitioned table "
+            "waits, and queries reading the detached rows through it no longer see them",
+            "-- outside a transaction block, PostgreSQL 14+:\n" + text.strip().rstrip(";") + " CONCURRENTLY;",
+        )
+    )
+
+
+def _row_security(cmd: Node, table: str, text: str, state: ScanState, out: Judgement) -> None:
+    out.locks.append((table, ACCESS_EXCLUSIVE))
+    force = cmd.get("subtype") == "AT_ForceRowSecurity"
+    who = "the table's owner too" if force else "every role but the owner and superusers"
+    out.hits.append(
+        Hit(
+            "enable-row-security",
+            Severity.MEDIUM,
+            ACCESS_EXCLUSIVE,
+            table,
+            f"{'FORCE' if force else 'ENABLE'} ROW LEVEL SECURITY on {table}: from now on {who} sees and changes only "
+            "the rows a policy allows — with no policy, nothing",
+            "-- CREATE POLICY … ON " + table + " first (in the same transaction), then enable row level security",
+        )
+    )
+
+
 ALTER_HANDLERS: dict[str, Callable[[Node, str, str, ScanState, Judgement], None]] = {
+    **dict.fromkeys(_REWRITES, _rewrite),
+    "AT_AttachPartition": _attach_partition,
+    "AT_DetachPartition": _detach_partition,
+    "AT_EnableRowSecurity": _row_security,
+    "AT_ForceRowSecurity": _row_security,
     "AT_DropConstraint": _drop_constraint,
     "AT_AddColumn": _add_column,
     "AT_DropColumn": _drop_column,
