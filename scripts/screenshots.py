@@ -36,8 +36,10 @@ SHOTS: tuple[tuple[str, tuple[int, int], str, tuple[str, ...], str], ...] = (
     ("help", (120, 40), "dev", ("f1",), "HelpScreen"),
     ("main-wide", (200, 50), "prod", (), ""),
     ("main-narrow", (80, 24), "prod", ("2",), ""),
+    ("risk-narrow-no-color", (80, 24), "prod", ("NO_COLOR", "a", "4"), ""),
+    ("plan-staging", (120, 40), "staging", ("m",), "ConfirmScreen"),
     # last: this one changes the demo (staging is migrated; its job shows in the Jobs pane)
-    ("jobs-after-migrate", (120, 40), "staging", ("m",), ""),
+    ("jobs-after-migrate", (120, 40), "staging", ("m", "wait:ConfirmScreen", "enter"), ""),
 )
 
 
@@ -66,12 +68,24 @@ async def _settle(pilot: Any, *, flows: bool = False) -> None:
 async def _shoot(
     config: Any, out: Path, name: str, size: tuple[int, int], env: str, keys: Sequence[str], wait_for: str
 ) -> Path:
+    import os
+
     from syncdb_tui.ui.app import SyncdbApp
 
+    if "NO_COLOR" in keys:
+        os.environ["NO_COLOR"] = "1"  # read (and removed) by the app at start
     app = SyncdbApp(config, env=env)
     async with app.run_test(size=size) as pilot:
         await _settle(pilot)
         for key in keys:
+            if key == "NO_COLOR":
+                continue
+            if key.startswith("wait:"):
+                for _ in range(500):
+                    if type(app.screen).__name__ == key[5:]:
+                        break
+                    await pilot.pause(0.02)
+                continue
             await pilot.press(key)
         for _ in range(500):
             if not wait_for or type(app.screen).__name__ == wait_for:

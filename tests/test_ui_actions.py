@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from fixtures_ui import UiProject, settle, wait_for_screen
 from rich.console import Console
 
@@ -118,3 +119,39 @@ async def test_migrate_demo_prod_after_typing_its_name(demo_project) -> None:  #
         status = main.statuses["prod"]
         assert status.pending == ()
         assert set(status.current) == set(status.heads)
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_key_bar_never_cuts_a_key(ui_project: UiProject, width: int) -> None:
+    """The footer at 80 and 120 columns: every label it shows is whole, it ends with help and palette,
+    and the focused pane's keys come first."""
+    from syncdb_tui.ui.widgets.key_bar import KeyBar
+
+    app = SyncdbApp(ui_project.config(), env="prod")
+    async with app.run_test(size=(width, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("4")
+        await pilot.pause()
+        bar = app.screen.query_one(KeyBar)
+        line = bar.render().plain
+        assert len(line) <= width
+        items, tail = bar.entries()
+        shown = [(label, description) for label, description, _, _ in items if f"{label} {description}" in line]
+        assert shown, line
+        assert shown[0] == ("space", "Tick"), line
+        for label, description, _, _ in tail:
+            assert line.rstrip().endswith("^p palette") and f"{label} {description}" in line
+        # nothing half-drawn: each item is either whole in the line or absent, word for word
+        words = line.split()
+        for label, description, _, _ in items:
+            if f"{label} {description}" not in line:
+                assert description.split()[0] not in words or label not in words
+
+
+def test_fit_keys_skips_whole_items() -> None:
+    from syncdb_tui.ui.widgets.key_bar import fit_keys
+
+    items = [("m", "Migrate", "m"), ("d", "Downgrade", "d"), ("t", "Tables", "t")]
+    tail = [("?", "Help", "?")]
+    assert fit_keys(items, tail, 30) == [0, 2]
+    assert fit_keys(items, tail, 19) == [0]

@@ -52,13 +52,15 @@ async def acknowledge_high(pilot, app) -> None:  # type: ignore[no-untyped-def]
     await pilot.press("m")
     await settle(pilot, app)
     risk = app.screen.query_one(RiskChecklist)
-    ticks = risk.query_one("SelectionList")
+    ticks = risk.tick_list
     assert app.focused is ticks
-    for index in range(ticks.option_count):
-        if "ack HIGH" in str(ticks.get_option_at_index(index).prompt):
-            ticks.highlighted = index
-            await pilot.press("space")
+    highs = [index for index in range(ticks.option_count) if "ack HIGH" in str(ticks.get_option_at_index(index).prompt)]
+    assert highs
+    for _ in highs:
+        # the documented keys: 4 focuses the checklist on the first unticked HIGH item, space ticks it
+        await pilot.press("4", "space")
     await pilot.pause()
+    assert all(str(ticks.get_option_at_index(index).prompt).startswith("[x]") for index in highs)
 
 
 async def test_migrate_prod_after_typing_its_name(ui_project: UiProject) -> None:
@@ -233,17 +235,28 @@ async def test_generate_shows_new_revision_and_risk(ui_project: UiProject, monke
 
 
 async def test_push_and_seed_not_offered_on_protected(ui_project: UiProject) -> None:
-    """On prod, push and seed are dimmed: the keys do nothing; on dev they are offered."""
+    """On prod, push and seed are left out of the palette and the key bar, and their keys say why they
+    are refused (no job, nothing changed); on dev they are offered."""
+    from syncdb_tui.ui.widgets.key_bar import KeyBar
+
     app = SyncdbApp(ui_project.config(), env="prod")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
         screen = main_screen(app)
-        assert screen.check_action("push", ()) is None
-        assert screen.check_action("seed", ()) is None
+        assert not screen.offered("push") and not screen.offered("seed")
+        shown = [description for _, description, _, _ in screen.query_one(KeyBar).entries()[0]]
+        assert "Push" not in shown and "Seed" not in shown
+        for key, verb in (("p", "push"), ("s", "seed")):
+            await pilot.press(key)
+            await settle(pilot, app)
+            notes = [n for n in app._notifications if n.severity == "error" and verb in n.title]
+            assert notes, f"{key} on prod said nothing"
+            assert "protected" in notes[-1].message
+        assert not screen.query_one(JobsPane).jobs
         await pilot.press("e")
         await settle(pilot, app)
         assert screen.env_name == "dev"
-        assert screen.check_action("push", ()) is True
+        assert screen.offered("push") is True
 
 
 async def test_unreachable_environment_shows_reason_and_app_keeps_running(
@@ -279,6 +292,14 @@ async def test_downgrade_one_step(ui_project: UiProject) -> None:
         await settle(pilot, app)
         await pilot.press("d")
         await wait_for_screen(pilot, app, DowngradeScreen)
+        await pilot.press("enter")
+        # the picker's promise: the plan (and its SQL, ctrl+t) comes next, before anything runs
+        await wait_for_screen(pilot, app, ConfirmScreen)
+        modal = app.screen
+        assert "m002" in modal.details and "undo" in modal.details and modal.sql
+        assert _current(ui_project.config(), "dev") == ("m002",)
+        if modal.typed:
+            await type_text(pilot, "dev")
         await pilot.press("enter")
         await settle(pilot, app)
         assert _current(ui_project.config(), "dev") == ("m001",)
@@ -374,3 +395,49 @@ async def test_cancel_a_running_backup_from_the_jobs_pane(ui_project: UiProject)
     finally:
         await holder.close()
     assert not [entry for entry in await list_backups(config) if entry.good]
+
+
+async def test_migrate_staging_shows_the_plan_then_one_enter(ui_project: UiProject) -> None:
+    """m on an unprotected environment shows the plan (revisions, risk, from → to) before anything runs;
+    Esc cancels quietly (no error, no job); m again and Enter migrates."""
+    from syncdb_tui.core.changes.plan import make_plan  # noqa: F401  (the plan the modal shows)
+
+    config = ui_project.config()
+    app = SyncdbApp(config, env="dev")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        screen = main_screen(app)
+        # dev is at head: nothing to plan; select staging (at m001, m002 pending)
+        screen.select_environment("staging")
+        await settle(pilot, app)
+        await pilot.press("m")
+        await wait_for_screen(pilot, app, ConfirmScreen)
+        modal = app.screen
+        assert isinstance(modal, ConfirmScreen)
+        details = str(modal.details)
+        assert "m002" in details and "m001" in details
+        await pilot.press("escape")
+        await settle(pilot, app)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert not [n for n in app._notifications if n.severity == "error"]
+        assert not screen.query_one(JobsPane).jobs
+        assert _current(config, "staging") == ("m001",)
+
+
+async def test_plan_modal_without_typing_runs_on_enter_and_esc_is_none(ui_project: UiProject) -> None:
+    """The plan modal of an unprotected, non-HIGH change answers True on one Enter and None on Esc
+    (the flow then stops quietly); ctrl+t shows the plan's SQL."""
+    app = SyncdbApp(ui_project.config(), env="dev")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        answers: list[object] = []
+        for key in ("enter", "escape"):
+            modal = ConfirmScreen("dev", "migrate", [], "upgrade dev: 1 revision(s)", typed=False, sql="SELECT 1;")
+            app.push_screen(modal, answers.append)
+            await pilot.pause()
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+            assert not modal.query_one("#confirm-sql").has_class("-hidden")
+            await pilot.press(key)
+            await pilot.pause()
+        assert answers == [True, None]

@@ -125,3 +125,35 @@ class TestModals:
             await settle(pilot, pilot.app)
 
         assert snap_compare(make_app(snap_project, env="prod"), terminal_size=size, run_before=run_before)
+
+
+class TestLegibility:
+    """Issue 14: severity and ticks read without colour; the checklist and the plan at both sizes."""
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_main_no_color(
+        self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """NO_COLOR: HIGH in bold reverse, ticks as [x]/[ ] (prod, everything pending, checklist focused)."""
+        monkeypatch.setenv("NO_COLOR", "1")
+        app = make_app(snap_project, env="prod")
+        assert snap_compare(app, terminal_size=size, run_before=keys_then(["a", "4"]))
+
+    def test_main_ansi_16_colours(self, snap_compare: Any, snap_project: UiProject) -> None:
+        """The terminal's own 16 ANSI colours (what TERM=xterm gets): the ansi-dark theme."""
+        app = make_app(snap_project, env="prod")
+
+        async def run_before(pilot: Any) -> None:
+            pilot.app.ansi_color = True
+            pilot.app.theme = "ansi-dark"
+            await keys_then(["a", "4"])(pilot)
+
+        assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_checklist_after_refused_migrate(
+        self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int]
+    ) -> None:
+        """m on prod is refused for its HIGH finding: the checklist shows the plan, cursor on the ack item."""
+        app = make_app(snap_project, env="prod")
+        assert snap_compare(app, terminal_size=size, run_before=keys_then(["m"]))

@@ -39,8 +39,7 @@ class ActionSpec:
 
     @property
     def key_display(self) -> str:
-        first = self.key.split(",")[0]
-        return {"question_mark": "?", "space": "space", "enter": "enter"}.get(first, first)
+        return display_key(self.key.split(",")[0])
 
 
 PANES: dict[str, str] = {
@@ -96,6 +95,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "Generate",
         "Autogenerate a revision from the models; shows the new revision and its risk.",
         palette="migrate: generate a revision",
+    ),
+    ActionSpec(
+        "syncdb.merge",
+        "M",
+        "merge",
+        "Merge heads",
+        "Write the merge revision that joins the history's heads (shown with its risk); migrate applies it.",
+        palette="migrate: merge the heads",
+        show=False,
     ),
     ActionSpec(
         "syncdb.push",
@@ -244,7 +252,132 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "jobs",
         "jobs: cancel the selected job",
     ),
+    # explorer screen (screens/explorer.py): browse, filter, sort, follow, edit
+    ActionSpec(
+        "explorer.next_page",
+        "n",
+        "next_page",
+        "Next page",
+        "Keyset page after this one",
+        "explorer",
+        "explorer: next page",
+    ),
+    ActionSpec(
+        "explorer.prev_page",
+        "p",
+        "prev_page",
+        "Prev page",
+        "Keyset page before this one",
+        "explorer",
+        "explorer: prev page",
+    ),
+    ActionSpec("explorer.first_page", "g", "first_page", "First", "First page", "explorer", "explorer: first"),
+    ActionSpec("explorer.last_page", "G", "last_page", "Last", "Last page", "explorer", "explorer: last"),
+    ActionSpec(
+        "explorer.sort", "o", "sort", "Sort", "Sort by the current column: asc, desc, off", "explorer", "explorer: sort"
+    ),
+    ActionSpec(
+        "explorer.filter", "f", "add_filter", "Filter", "Add a filter (values bound)", "explorer", "explorer: filter"
+    ),
+    ActionSpec(
+        "explorer.clear_filters",
+        "F",
+        "clear_filters",
+        "Unfilter",
+        "Remove all filters",
+        "explorer",
+        "explorer: unfilter",
+    ),
+    ActionSpec(
+        "explorer.row_detail", "v", "row_detail", "Row", "Show the whole row (also Enter)", "explorer", "explorer: row"
+    ),
+    ActionSpec(
+        "explorer.follow_fk",
+        "k",
+        "follow_fk",
+        "Follow FK",
+        "Open the referenced row",
+        "explorer",
+        "explorer: follow fk",
+    ),
+    ActionSpec(
+        "explorer.back", "b", "back", "Back", "Back to where the foreign key was followed", "explorer", "explorer: back"
+    ),
+    ActionSpec(
+        "explorer.copy_json", "y", "copy_json", "Copy JSON", "Copy the row as JSON", "explorer", "explorer: copy json"
+    ),
+    ActionSpec(
+        "explorer.export",
+        "e",
+        "export",
+        "Export CSV",
+        "Export the filtered view to CSV",
+        "explorer",
+        "explorer: export csv",
+    ),
+    ActionSpec(
+        "explorer.count", "c", "count", "Count", "Exact count of the filtered view", "explorer", "explorer: count"
+    ),
+    ActionSpec(
+        "explorer.structure",
+        "s",
+        "toggle_structure",
+        "Structure",
+        "Columns, indexes, keys",
+        "explorer",
+        "explorer: structure",
+    ),
+    ActionSpec(
+        "explorer.ddl", "D", "show_ddl", "CREATE", "The table's CREATE statement", "explorer", "explorer: create"
+    ),
+    ActionSpec(
+        "explorer.reload", "r", "reload", "Reload", "Reload tables and the page", "explorer", "explorer: reload"
+    ),
+    ActionSpec("explorer.edit_cell", "u", "edit_cell", "Edit", "Update the current cell", "explorer", "explorer: edit"),
+    ActionSpec("explorer.insert_row", "i", "insert_row", "Insert", "Insert a row", "explorer", "explorer: insert"),
+    ActionSpec("explorer.mark_row", "x", "mark_row", "Mark", "Mark the row for deletion", "explorer", "explorer: mark"),
+    ActionSpec(
+        "explorer.delete_rows", "delete", "delete_rows", "Delete", "Delete marked rows", "explorer", "explorer: delete"
+    ),
+    ActionSpec(
+        "explorer.cancel",
+        "escape",
+        "cancel",
+        "Cancel/back",
+        "Cancel the running query; else go back; else close the explorer",
+        "explorer",
+        "explorer: cancel/back",
+    ),
+    ActionSpec(
+        "explorer.find_table",
+        "slash",
+        "focus_find",
+        "Find table",
+        "Filter the table list",
+        "explorer",
+        "explorer: find table",
+    ),
+    ActionSpec("explorer.tables", "t", "focus_tree", "Tables", "Focus the table list", "explorer", "explorer: tables"),
+    ActionSpec(
+        "explorer.keys", "question_mark", "keys", "Keys", "List every explorer key", "explorer", "explorer: keys"
+    ),
 )
+
+KEY_NAMES = {"question_mark": "?", "slash": "/", "space": "space", "delete": "del", "escape": "esc", "enter": "enter"}
+"""Textual key names as people write them."""
+
+
+def display_key(key: str) -> str:
+    """One Textual key name as shown to people: ``question_mark`` → ``?``, ``ctrl+r`` → ``^r``."""
+    key = key.strip()
+    if key.startswith("ctrl+"):
+        return "^" + display_key(key[5:])
+    return KEY_NAMES.get(key, key)
+
+
+def display_keys(keys: str) -> str:
+    """Comma-separated alternatives as shown to people: ``question_mark,f1`` → ``? / f1``."""
+    return " / ".join(display_key(key) for key in keys.split(","))
 
 
 def bindings(scope: str) -> list[BindingType]:
@@ -265,6 +398,6 @@ def bindings(scope: str) -> list[BindingType]:
     ]
 
 
-def palette_actions() -> list[ActionSpec]:
-    """Entries offered in the command palette."""
-    return [spec for spec in ACTIONS if spec.palette]
+def palette_actions(scopes: tuple[str, ...] = ("app", "main", *PANES)) -> list[ActionSpec]:
+    """Entries offered in the command palette of the screens that own ``scopes``."""
+    return [spec for spec in ACTIONS if spec.palette and spec.scope in scopes]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from textual.app import App
+from textual.app import App, SystemCommand
 
 from syncdb_tui.ui.actions import bindings
 from syncdb_tui.ui.commands import SyncdbCommands
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from syncdb_tui.config import Config
 
 DEFAULT_THEME = "textual-dark"
@@ -60,6 +63,18 @@ class SyncdbApp(App[int]):
         if self.start_dry_run:
             kwargs["read_only"] = True
         self.push_screen(ExplorerScreen(self.config, env_name, **kwargs))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own palette entries, named like syncdb's; its Keys and Quit duplicate help and quit."""
+        names = {
+            "Theme": "view: change theme",
+            "Maximize": "view: maximize the focused pane",
+            "Minimize": "view: restore the maximized pane",
+            "Screenshot": "app: save a screenshot (SVG)",
+        }
+        for command in super().get_system_commands(screen):
+            if command.title in names:
+                yield command._replace(title=names[command.title])
 
     def action_help(self) -> None:
         from syncdb_tui.ui.screens.help import HelpScreen

@@ -31,7 +31,8 @@ class SyncdbCommands(Provider):
             name = action.split("(")[0]
             if target is main and main is not screen and main is not None:
                 continue
-            if target.check_action(name, ()) is not True:
+            offered = getattr(target, "offered", None)
+            if (offered(name) if offered is not None else target.check_action(name, ())) is not True:
                 continue
             found.append((spec.palette, spec.tooltip, partial(target.run_action, action)))
         if isinstance(screen, MainScreen):
@@ -47,7 +48,8 @@ class SyncdbCommands(Provider):
         return found
 
     async def discover(self) -> Hits:
-        for name, help_text, callback in self._commands():
+        # sorted by name, so the entries stand grouped by area (backup:, dev:, migrate:, view: …)
+        for name, help_text, callback in sorted(self._commands(), key=lambda command: command[0]):
             yield DiscoveryHit(name, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:

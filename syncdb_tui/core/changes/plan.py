@@ -175,8 +175,11 @@ class Plan:
                 out.write(item.sql.rstrip() + "\n\n")
         return out.getvalue()
 
-    def describe(self) -> list[str]:
-        """Human lines: the change, each revision with its risk and findings, the consequences."""
+    def describe(self, *, with_id: bool = True) -> list[str]:
+        """Human lines: the change, each revision with its risk and findings, the consequences.
+
+        ``with_id``: end with the plan's id (the CLI, where plans are saved and applied by id).
+        """
         from syncdb_tui.core.risk.locks import lock_text
 
         before = ", ".join(self.before) or "base"
@@ -200,7 +203,8 @@ class Plan:
                     f"    {finding.severity.name} {finding.rule} ({lock_text(finding.lock)}): {finding.message}"
                 )
         lines += [f"  → {text}" for text in self.consequences]
-        lines.append(f"  plan {self.id}")
+        if with_id:
+            lines.append(f"  plan {self.id}")
         return lines
 
     def to_json(self, *, with_id: bool = True) -> dict[str, Any]:

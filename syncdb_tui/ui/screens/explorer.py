@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, DataTable, Footer, Input, ProgressBar, Static
+from textual.widgets import ContentSwitcher, DataTable, Input, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from syncdb_tui.core.errors import SyncdbError
@@ -39,6 +39,7 @@ from syncdb_tui.core.explorer.session import (
     text_value,
 )
 from syncdb_tui.core.secrets import redact
+from syncdb_tui.ui.actions import bindings, display_keys
 from syncdb_tui.ui.screens.explorer_detail import RowDetailModal
 from syncdb_tui.ui.screens.explorer_filter import FilterModal
 from syncdb_tui.ui.screens.explorer_modals import (
@@ -51,6 +52,7 @@ from syncdb_tui.ui.screens.explorer_modals import (
 from syncdb_tui.ui.widgets.explorer_grid import DataGrid
 from syncdb_tui.ui.widgets.explorer_structure import StructureView
 from syncdb_tui.ui.widgets.explorer_tree import TableTree, human_rows
+from syncdb_tui.ui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from syncdb_tui.config import Config
@@ -99,38 +101,7 @@ class ExplorerScreen(Screen[None]):
     show_timing = True
     """Show each page's latency in the info line (snapshot tests turn it off)."""
 
-    BINDINGS = [
-        Binding("n", "next_page", "Next page", id="explorer.next_page", tooltip="Keyset page after this one"),
-        Binding("p", "prev_page", "Prev page", id="explorer.prev_page", tooltip="Keyset page before this one"),
-        Binding("g", "first_page", "First", id="explorer.first_page", tooltip="First page"),
-        Binding("G", "last_page", "Last", id="explorer.last_page", tooltip="Last page"),
-        Binding("o", "sort", "Sort", id="explorer.sort", tooltip="Sort by the current column: asc, desc, off"),
-        Binding("f", "add_filter", "Filter", id="explorer.filter", tooltip="Add a filter (values bound)"),
-        Binding("F", "clear_filters", "Unfilter", id="explorer.clear_filters", tooltip="Remove all filters"),
-        Binding("v", "row_detail", "Row", id="explorer.row_detail", tooltip="Show the whole row (also Enter)"),
-        Binding("k", "follow_fk", "Follow FK", id="explorer.follow_fk", tooltip="Open the referenced row"),
-        Binding("b", "back", "Back", id="explorer.back", tooltip="Back to where the foreign key was followed"),
-        Binding("y", "copy_json", "Copy JSON", id="explorer.copy_json", tooltip="Copy the row as JSON"),
-        Binding("e", "export", "Export CSV", id="explorer.export", tooltip="Export the filtered view to CSV"),
-        Binding("c", "count", "Count", id="explorer.count", tooltip="Exact count of the filtered view"),
-        Binding("s", "toggle_structure", "Structure", id="explorer.structure", tooltip="Columns, indexes, keys"),
-        Binding("D", "show_ddl", "CREATE", id="explorer.ddl", tooltip="The table's CREATE statement"),
-        Binding("r", "reload", "Reload", id="explorer.reload", tooltip="Reload tables and the page"),
-        Binding("u", "edit_cell", "Edit", id="explorer.edit_cell", tooltip="Update the current cell"),
-        Binding("i", "insert_row", "Insert", id="explorer.insert_row", tooltip="Insert a row"),
-        Binding("x", "mark_row", "Mark", id="explorer.mark_row", tooltip="Mark the row for deletion"),
-        Binding("delete", "delete_rows", "Delete", id="explorer.delete_rows", tooltip="Delete marked rows"),
-        Binding(
-            "escape",
-            "cancel",
-            "Cancel/back",
-            id="explorer.cancel",
-            tooltip="Cancel the running query; else go back; else close the explorer",
-        ),
-        Binding("slash", "focus_find", "Find table", id="explorer.find_table", tooltip="Filter the table list"),
-        Binding("t", "focus_tree", "Tables", id="explorer.tables", tooltip="Focus the table list"),
-        Binding("question_mark", "keys", "Keys", id="explorer.keys", tooltip="List every explorer key"),
-    ]
+    BINDINGS = bindings("explorer")
 
     def __init__(
         self, config: Config, env_name: str | None = None, *, table: str | None = None, read_only: bool = False
@@ -174,7 +145,7 @@ class ExplorerScreen(Screen[None]):
                 yield Static("", id="view-notes")
                 yield ProgressBar(id="export-progress", show_eta=False)
                 yield Static("connecting…", id="view-info")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._open_session()
@@ -219,6 +190,12 @@ class ExplorerScreen(Screen[None]):
             self.exact_count = None
             self.marked.clear()
             self.estimate = await session.estimate(info, request.view)
+        if request.direction == "last" and request.position is None and page.rows:
+            # the last page's place needs the exact count; with it, p from here keeps the row range
+            if self.exact_count is None:
+                self.exact_count = await session.count_exact(info, request.view)
+            request = PageRequest(request.view, "last", request.anchor, max(0, self.exact_count - len(page.rows)))
+            self.request = request
         grid = self.query_one(DataGrid)
         grid.show(info, page, request.view.sort, self.marked)
         self.query_one(StructureView).show(info)
@@ -391,7 +368,10 @@ class ExplorerScreen(Screen[None]):
 
     @on(Input.Submitted, "#table-find")
     def _find_done(self) -> None:
-        self.query_one(TableTree).focus()
+        """Enter in the find field opens the highlighted match (the first one) and shows its rows."""
+        tree = self.query_one(TableTree)
+        tree.focus()
+        tree.open_highlighted()
 
     @on(DataTable.CellSelected, "#grid")
     def _cell_chosen(self) -> None:
@@ -559,7 +539,7 @@ class ExplorerScreen(Screen[None]):
 
     def action_keys(self) -> None:
         lines = [
-            f"{binding.key:<14} {binding.description:<12} {binding.tooltip}"
+            f"{display_keys(binding.key):<14} {binding.description:<12} {binding.tooltip}"
             for binding in self.BINDINGS
             if isinstance(binding, Binding)
         ]

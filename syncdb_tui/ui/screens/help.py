@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from syncdb_tui.ui.actions import ACTIONS, PANES
+from syncdb_tui.ui.actions import ACTIONS, PANES, display_keys
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -33,7 +33,11 @@ PANE_HELP: dict[str, str] = {
     "(a migration in progress finishes its current revision).",
 }
 
-SCOPE_TITLES = {"app": "Everywhere", "main": "Main screen (act on the selected environment)"}
+SCOPE_TITLES = {
+    "app": "Everywhere",
+    "main": "Main screen (act on the selected environment)",
+    "explorer": "Table explorer (t)",
+}
 
 
 def help_renderable(focused_pane: str | None = None) -> Group:
@@ -45,7 +49,7 @@ def help_renderable(focused_pane: str | None = None) -> Group:
             Text(PANE_HELP[focused_pane]),
             Text(""),
         ]
-    for scope in ("app", "main", *PANES):
+    for scope in ("app", "main", *PANES, "explorer"):
         specs = [spec for spec in ACTIONS if spec.scope == scope]
         if not specs:
             continue
@@ -54,8 +58,7 @@ def help_renderable(focused_pane: str | None = None) -> Group:
         table.add_column("what", ratio=1)
         table.add_column("palette", style="dim", width=34)
         for spec in specs:
-            keys = " / ".join(key if key != "question_mark" else "?" for key in spec.key.split(","))
-            table.add_row(keys, spec.tooltip, spec.palette)
+            table.add_row(display_keys(spec.key), spec.tooltip, spec.palette)
         parts += [Text(SCOPE_TITLES.get(scope, f"{PANES.get(scope, scope)} pane"), style="bold"), table, Text("")]
     parts.append(
         Text(

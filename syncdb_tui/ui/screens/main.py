@@ -445,7 +445,7 @@ class MainScreen(FlowsMixin, Screen[None]):
         plan = self.pinned_plan
         if plan is not None and plan.environment == env_name:
             verb = "migrate" if plan.action == "upgrade" else plan.action
-            title = f"plan {plan.id}: {verb} {env_name} to {plan.target}"
+            title = f"plan: {verb} {env_name} to {plan.target}"
             sql_pane.show_sql(title, plan.sql_script())
             risk_pane.show_findings(env_name, title, plan.findings(), note="" if plan.revisions else "nothing to do")
             return

@@ -37,7 +37,16 @@ if TYPE_CHECKING:
 
 def plan_markdown(title: str, plan: Plan) -> str:
     """A dry-run plan as Markdown: what would run, its risk, its consequences and its SQL."""
-    lines = [f"# {title}", "", "**Dry run: nothing was changed.**", "", "```text", *plan.describe(), "```", ""]
+    lines = [
+        f"# {title}",
+        "",
+        "**Dry run: nothing was changed.**",
+        "",
+        "```text",
+        *plan.describe(with_id=False),
+        "```",
+        "",
+    ]
     if plan.revisions:
         lines += ["```sql", plan.sql_script().rstrip(), "```", ""]
     return "\n".join(lines)
@@ -235,7 +244,7 @@ class FlowsMixin(_ScreenBase):
             return
         check_refusal(req)
         acked = self._require_acknowledged(env, plan, req)
-        details = "\n".join(plan.describe())
+        details = "\n".join(plan.describe(with_id=False))
         risk = plan.risk if plan.risk in ("HIGH", "MEDIUM", "LOW") else ""
         # always the plan first: typed name where the policy asks it, one Enter elsewhere
         await self.confirm_typed(
@@ -275,7 +284,7 @@ class FlowsMixin(_ScreenBase):
         raise RefusedError(
             f"{req.action} on {env.name} runs HIGH-risk changes, and {len(missing)} of them are not acknowledged "
             "yet: " + "; ".join(finding.describe() for finding in missing),
-            hint=f"the Risk checklist now shows this plan: tick each 'ack HIGH' item (Down to it, then Space), "
+            hint=f"the Risk checklist now shows this plan: tick each 'ack HIGH' item (4, then Space), "
             f"then press {key} again",
             title="acknowledge HIGH findings",
         )
@@ -336,6 +345,32 @@ class FlowsMixin(_ScreenBase):
         if result.empty:
             lines += ["", "_The models match the database: the revision is empty._"]
         self.show_markdown(f"generated {result.revision}", "\n".join(lines), result.path)
+
+    # ------------------------------------------------------------------ merge heads
+
+    def action_merge(self) -> None:
+        self.start_flow(self._merge_flow(self.env_name), "merge", self.env_name)
+
+    async def _merge_flow(self, env_name: str) -> None:
+        """Alembic's merge of every head (core.project.merge), then the new revision judged like any other."""
+        from syncdb_tui.core.project.merge import merge_heads
+
+        env = await self.environment(env_name)
+        async with self.job("merge", env_name, "merge the heads") as job:
+            result = await asyncio.to_thread(merge_heads, self.project, "", dry_run=self.dry_run)
+            job.summary = "dry run" if result.dry_run else f"{result.revision} {result.path}"
+        heads = ", ".join(result.heads)
+        if result.dry_run:
+            self.notify(f"dry run: a merge revision of {heads} would be written; nothing was changed")
+            return
+        self.refresh_all(reload_graph=True)
+        sql, findings, note = await self._new_revision_risk(result.revision, env)
+        lines = [f"# Merge revision {result.revision}", "", f"Joins {heads}.", "", f"Written to `{result.path}`.", ""]
+        lines.append(f"Risk: **{_worst_name(findings)}**" if not note else f"Risk: unknown ({note})")
+        if sql:
+            lines += ["", "```sql", sql.rstrip(), "```"]
+        lines += ["", "Press m to migrate: it applies both branches and the merge."]
+        self.show_markdown(f"merged {result.revision}", "\n".join(lines), result.path)
 
     async def _new_revision_risk(self, revision: str, env: Environment) -> tuple[str, list[Any], str]:
         from syncdb_tui.core.risk.judge import judge_offline, unrendered_note
@@ -454,7 +489,10 @@ class FlowsMixin(_ScreenBase):
 
         env = await self.environment(env_name)
         entries = await backup.list_backups(self.config)
-        choice = await self.app.push_screen_wait(RestoreScreen(env_name, env.database, entries, self.dry_run))
+        current = await restore.current_revisions(env)
+        choice = await self.app.push_screen_wait(
+            RestoreScreen(env_name, env.database, entries, self.dry_run, current_revisions=current)
+        )
         if choice is None:
             return
         plan = await restore.plan_restore(
@@ -462,12 +500,18 @@ class FlowsMixin(_ScreenBase):
         )
         if plan.refusal:
             raise RefusedError(plan.refusal, hint="restore into a new database instead", title="restore refused")
+        manifest = plan.manifest
+        summary = (
+            f"backup {choice.backup.name} of {manifest.environment} "
+            f"(revision {', '.join(manifest.alembic_revisions) or 'none'}) → {plan.database}"
+            + (f"; {env_name} is now at {', '.join(plan.current_revisions) or 'no revision'}" if plan.clean else "")
+            + f"; {plan.describe_mode()}"
+        )
         if self.dry_run:
             dropped = "\n".join(f"- {name}" for name in plan.would_drop) or "- nothing"
             self.show_markdown(
                 f"dry run: restore on {env_name}",
-                f"# restore {choice.backup.name}\n\n**Dry run: nothing was changed.**\n\n"
-                f"into database `{plan.database}`{' (created)' if plan.create_database else ''}\n\n"
+                f"# restore {choice.backup.name}\n\n**Dry run: nothing was changed.**\n\n{summary}\n\n"
                 f"```sh\n{plan.command}\n```\n\nwould replace:\n\n{dropped}\n",
             )
             return
@@ -475,7 +519,7 @@ class FlowsMixin(_ScreenBase):
         from syncdb_tui.core.changes.policy import check_satisfied
 
         req = recorded.restore_requirements(env, plan)
-        await self.confirm_typed(env, "restore", list(req.reasons), f"backup {choice.backup.name} → {plan.database}")
+        await self.confirm_typed(env, "restore", list(req.reasons), summary)
         check_satisfied(req, confirmed=True)
         async with self.job("restore", env_name, f"restore {choice.backup.name[:24]}") as job:
             result = await recorded.restore(
@@ -488,7 +532,10 @@ class FlowsMixin(_ScreenBase):
             )
             checked = sum(1 for table in result.tables if table.ok)
             job.summary = f"into {result.database}: {checked}/{len(result.tables)} tables match the manifest"
-        self.notify(f"restored {choice.backup.name} into {result.database}", title="restore done")
+            if result.previous_database:
+                job.summary += f"; previous kept as {result.previous_database}"
+        kept = f"; the previous database is kept as {result.previous_database}" if result.previous_database else ""
+        self.notify(f"restored {choice.backup.name} into {result.database}{kept}", title="restore done")
         self.refresh_environment(env_name)
 
     # ------------------------------------------------------------------ report / explorer
@@ -509,7 +556,8 @@ class FlowsMixin(_ScreenBase):
         async with self.job("rehearse", env_name, f"rehearse {env_name} → head on a copy") as job:
             result = await asyncio.to_thread(rehearse, self.project, env, plan, progress=job.progress)
             job.summary = result.headline()
-        lines = [f"# Rehearsal of plan {plan.id}", "", "```text", *plan.describe(), "", *result.lines(), "```", ""]
+        lines = [f"# Rehearsal of plan {plan.id}", "", "```text", *plan.describe(with_id=False), "", *result.lines()]
+        lines += ["```", ""]
         lines.append(f"The live database `{env.database}` was not changed; the copy was dropped.")
         self.show_markdown(f"rehearsal: {env_name}", "\n".join(lines))
 
@@ -536,6 +584,12 @@ class FlowsMixin(_ScreenBase):
 
         if isinstance(self.app, SyncdbApp):
             self.app.open_explorer(self.env_name)
+
+
+def _worst_name(findings: list[Any]) -> str:
+    from syncdb_tui.core.risk.analysis import worst_severity
+
+    return worst_severity(findings).name
 
 
 def _shown_path(path: Path, config: Config) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.message import Message
@@ -13,6 +14,7 @@ from textual.widgets.tree import TreeNode
 
 from syncdb_tui.core.explorer.catalog import RelationSummary
 from syncdb_tui.core.explorer.query import TableRef
+from syncdb_tui.ui.severity import shorten
 
 KIND_ICONS = {"table": "▦", "partitioned table": "▤", "view": "◇", "materialized view": "◆", "foreign table": "⇄"}
 
@@ -29,12 +31,9 @@ def human_rows(rows: int | None) -> str:
 def human_bytes(size: int | None) -> str:
     if size is None:
         return "?"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"
+    from syncdb_tui.core.backups.manifest import human_size
+
+    return human_size(size)
 
 
 class TableTree(Tree[RelationSummary]):
@@ -86,6 +85,26 @@ class TableTree(Tree[RelationSummary]):
             if node.data is not None and node.data.table == table:
                 self.call_after_refresh(self.move_cursor, node)
                 return
+
+    def open_highlighted(self) -> None:
+        """Open the relation under the cursor, else the first one shown (``/`` name, then Enter)."""
+        node = self.cursor_node
+        if node is None or node.data is None:
+            nodes = self._tree_lines_nodes()
+            node = nodes[0] if nodes else None
+        if node is not None and node.data is not None:
+            self.move_cursor(node)
+            self.post_message(self.TableSelected(self, node.data.table))
+
+    def render_label(self, node: TreeNode[RelationSummary], base_style: Style, style: Style) -> Text:
+        """A label that fits: sizes go first, then the name ends with "…" (never silently cut)."""
+        label = super().render_label(node, base_style, style)
+        # a leaf sits under its schema: two guide levels in front of it
+        available = self.scrollable_content_region.width - 2 * self.guide_depth - 1
+        if node.data is None or available <= 0 or label.cell_len <= available:
+            return label
+        name = f"{KIND_ICONS.get(node.data.kind, '?')} {node.data.table.name}"
+        return Text(shorten(name, available), style=base_style + style)
 
     def _tree_lines_nodes(self) -> list[TreeNode[RelationSummary]]:
         nodes: list[TreeNode[RelationSummary]] = []

@@ -56,7 +56,7 @@ def progress_bar(progress: JobProgress | None, running: bool, failed: bool) -> T
 
 def format_elapsed(seconds: float) -> str:
     if seconds < 60:
-        return f"{seconds:4.1f}s"
+        return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}m{secs:02d}s"
 

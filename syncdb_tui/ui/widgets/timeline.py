@@ -24,6 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from syncdb_tui.ui.actions import bindings
+from syncdb_tui.ui.severity import badge, severity_text, shorten
 from syncdb_tui.ui.widgets.timeline_graph import layout
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from syncdb_tui.core.project.revisions import RevisionGraph, RevisionInfo
     from syncdb_tui.core.status import EnvironmentStatus
 
-RISK_STYLES = {"HIGH": "bold red", "MEDIUM": "yellow", "LOW": "green"}
 MARKERS = {
     "current": ("◉", "bold cyan"),
     "applied": ("✓", "green"),
@@ -126,11 +126,17 @@ class MigrationTimeline(ScrollView, can_focus=True):
         self._applied = set(status.applied) if status is not None else set()
         if status is not None:
             for pending in status.pending:
-                self._risks[pending.revision] = pending.risk
+                if not pending.needs_live_reason:
+                    self._risks[pending.revision] = badge(len(pending.findings), pending.risk)
         self._rebuild()
 
-    def set_risk(self, revision: str, risk: str) -> None:
-        """Show ``risk`` as the badge of ``revision`` (learnt from a preview)."""
+    def has_risk(self, revision: str) -> bool:
+        return revision in self._risks
+
+    def set_risk(self, revision: str, risk: str, *, only_if_unknown: bool = False) -> None:
+        """Show ``risk`` (``HIGH``…``LOW``, or "—" without findings) as the badge of ``revision``."""
+        if only_if_unknown and revision in self._risks:
+            return
         if self._risks.get(revision) != risk:
             self._risks[revision] = risk
             self._invalidate()
@@ -145,6 +151,10 @@ class MigrationTimeline(ScrollView, can_focus=True):
             return "unknown"
         if revision in self._applied:
             return "applied"
+        if status.unknown:
+            # the database is at a revision the scripts lack: nothing is known to be pending
+            # (the Environments pane says "?" too)
+            return ""
         return "pending"
 
     # ---------------------------------------------------------------- rows
@@ -191,9 +201,10 @@ class MigrationTimeline(ScrollView, can_focus=True):
         text.append(" ")
         text.append(marker, style=marker_style)
         text.append(" ")
-        text.append(row.revision[:12].ljust(WIDTHS["revision"]), style="bold" if state == "current" else "")
+        revision = shorten(row.revision, WIDTHS["revision"])
+        text.append(revision.ljust(WIDTHS["revision"]), style="bold" if state == "current" else "")
         text.append(" ")
-        text.append(risk.ljust(WIDTHS["risk"]), style=RISK_STYLES.get(risk, "dim"))
+        text.append_text(severity_text(risk, no_color=self.app.no_color, width=WIDTHS["risk"]))
         text.append(" ")
         shown = message if len(message) <= message_width else message[: message_width - 1] + "…"
         text.append(shown.ljust(message_width), style="dim" if state == "applied" else "")
