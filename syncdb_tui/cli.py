@@ -45,6 +45,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "merge": ("merge", "write a merge revision joining the history's heads (-m MSG)"),
     "reset": ("reset", "dev only: drop and recreate the database, migrate it to head and seed it"),
     "demo": ("demo", "build the AI BotKit demo (embedded dev/staging/prod) and open the TUI"),
+    "server": ("server", "the embedded server: status, or stop it now (it stops by itself when idle)"),
 }
 
 
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(module.run(args, ctx) or 0)
     except SyncdbError as error:
         if os.environ.get("SYNCDB_DEBUG") == "1":
-            traceback.print_exc()
+            sys.stderr.write(redact(traceback.format_exc()))
         sys.stderr.write(redact(error.render()) + "\n")
         return error.exit_code
     except KeyboardInterrupt:
@@ -126,7 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as error:
         if os.environ.get("SYNCDB_DEBUG") == "1":
-            raise
+            # the traceback, with every password and URL syncdb has seen masked
+            sys.stderr.write(redact(traceback.format_exc()))
+            return 5
         sys.stderr.write(
             redact(
                 f"error: internal error: {type(error).__name__}: {error}\n"

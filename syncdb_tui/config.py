@@ -157,7 +157,7 @@ class Config:
         if self.script_location is not None:
             return self.script_location
         if self.alembic_ini is not None:
-            from syncdb_tui.core.project.envpy import ini_settings
+            from syncdb_tui.core.envpy import ini_settings
 
             return ini_settings(self.alembic_ini).script_location
         return None
@@ -168,7 +168,7 @@ class Config:
         (relative to alembic.ini), the config's directory and alembic.ini's."""
         paths: list[Path] = []
         if self.alembic_ini is not None:
-            from syncdb_tui.core.project.envpy import ini_settings
+            from syncdb_tui.core.envpy import ini_settings
 
             paths += ini_settings(self.alembic_ini).prepend_sys_path
             paths.append(self.alembic_ini.parent.resolve())
@@ -286,7 +286,7 @@ def _fallback(cwd: Path) -> Config:
 
 def _env_py_metadata(script_path: Path | None, ini_path: Path | None) -> tuple[str | None, str]:
     """env.py's target_metadata (the way ``alembic check`` finds the models) and its source."""
-    from syncdb_tui.core.project.envpy import ini_settings, metadata_from_env_py
+    from syncdb_tui.core.envpy import ini_settings, metadata_from_env_py
 
     location = script_path
     if location is None and ini_path is not None:
@@ -345,6 +345,10 @@ def expand_variables(value: str, key: str, file_path: Path | None) -> str:
 
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
+        if key.endswith("url"):
+            from syncdb_tui.core.secrets import register_secret_variable
+
+            register_secret_variable(name)
         if name in os.environ:
             return os.environ[name]
         if default is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from syncdb_tui.demo.project import DEMO_CONFIG, DEMO_MIGRATIONS
+from syncdb_tui.demo.project import write_demo_project
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,8 @@ def demo_dir() -> Path:
     root = Path(tempfile.mkdtemp(prefix="syncdb-test-demo-"))
     root.chmod(0o755)
     atexit.register(shutil.rmtree, root, True)
-    (root / "syncdb.toml").write_text(DEMO_CONFIG.format(migrations=DEMO_MIGRATIONS.as_posix()))
+    # a demo project of its own (a copy of the scripts): the package's scripts are never written to
+    write_demo_project(root)
     return root
 
 

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _demo_config(args: argparse.Namespace, ctx: CommandContext) -> Config:
     from syncdb_tui.config import load_config
     from syncdb_tui.core.errors import ConfigError, UsageError
-    from syncdb_tui.demo.project import is_demo_config, write_demo_project
+    from syncdb_tui.demo.project import is_demo_config, uses_packaged_scripts, write_demo_project
 
     if getattr(args, "config", None):
         given = ctx.config
@@ -50,8 +50,10 @@ def _demo_config(args: argparse.Namespace, ctx: CommandContext) -> Config:
         found = ctx.config
     except ConfigError:
         found = None
-    if found is not None and is_demo_config(found):
+    if found is not None and is_demo_config(found) and not uses_packaged_scripts(found):
         return found
+    if found is not None and uses_packaged_scripts(found):
+        ctx.note(f"{found.path} uses the scripts inside the package; the demo gets its own writable project")
     path = write_demo_project(Path(args.dir))
     ctx.note(f"demo project: {path}")
     return load_config(path)
@@ -60,13 +62,14 @@ def _demo_config(args: argparse.Namespace, ctx: CommandContext) -> Config:
 def _describe_dry_run(args: argparse.Namespace, ctx: CommandContext) -> None:
     """What `syncdb demo` would do, touching nothing (no project written, no server started)."""
     from syncdb_tui.core.errors import ConfigError
-    from syncdb_tui.demo.project import DEMO_TARGETS, is_demo_config
+    from syncdb_tui.demo.project import DEMO_TARGETS, is_demo_config, uses_packaged_scripts
 
     try:
         found = ctx.config
     except ConfigError:
         found = None
-    if getattr(args, "config", None) or (found is not None and is_demo_config(found)):
+    own = found is not None and is_demo_config(found) and not uses_packaged_scripts(found)
+    if getattr(args, "config", None) or own:
         where = str(found.path if found is not None else args.config)
     else:
         where = f"{args.dir}/syncdb.toml (written if missing, with the demo's scripts)"

@@ -61,6 +61,18 @@ def is_demo_config(config: Config) -> bool:
     return config.target_metadata == DEMO_METADATA and all(name in config.environments for name in DEMO_TARGETS)
 
 
+def uses_packaged_scripts(config: Config) -> bool:
+    """The config's scripts are the ones shipped inside the package (the repository's own syncdb.toml):
+    never a place to write revisions, so ``syncdb demo`` writes a demo project instead."""
+    location = config.alembic_script_dir
+    if location is None:
+        return False
+    try:
+        return location.resolve().is_relative_to(DEMO_MIGRATIONS)
+    except OSError:
+        return False
+
+
 def write_demo_project(directory: Path) -> Path:
     """Write ``directory/syncdb.toml`` and a copy of the demo's scripts (both kept if they exist).
 

@@ -37,9 +37,12 @@ ACTIONS = (
     "reset",
     "psql-write",
     "verify",
+    "drop-previous",
 )
 """Every kind of change; anything that writes to a database is one of them (``verify``: a deep
-backup verify, which creates and drops a scratch database on the environment's server)."""
+backup verify, which creates and drops a scratch database on the environment's server;
+``drop-previous``: dropping databases a restore kept beside the environment's, by name or by
+``backups --prune``)."""
 
 REFUSED_ON_PROTECTED = {
     "push": "push applies the models directly, without a migration, and is for development databases only",
@@ -131,19 +134,24 @@ def requirements(
     findings: Iterable[tuple[str, Any]] = (),
     backup: bool | None = None,
     extra_reasons: Sequence[str] = (),
+    development_only: str = "",
 ) -> Requirements:
     """What ``action`` on ``env`` needs, given the plan's worst ``risk`` and its ``findings``.
 
     ``findings`` are ``(revision, Finding)`` pairs; ``backup`` overrides the
     environment's ``backup_before_migrate`` (``--no-backup``); ``extra_reasons``
     are consequences that need the typed name on any environment (a restore that
-    replaces a database's objects, for instance).
+    replaces a database's objects, for instance); ``development_only`` (why the change is
+    for development databases only, as ``syncdb reset``) refuses it on a protected
+    environment, as push and seed are.
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown change action {action!r}")
     refusal = ""
     if env.protected and action in REFUSED_ON_PROTECTED:
         refusal = f"{env.name} is a protected environment: {REFUSED_ON_PROTECTED[action]}"
+    elif env.protected and development_only:
+        refusal = f"{env.name} is a protected environment: {development_only}"
     reasons: list[str] = []
     if env.protected:
         reasons.append(f"{env.name} is a protected environment")

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from syncdb_tui.core.envs.embedded import EmbeddedServer, ensure_server
 from syncdb_tui.core.errors import ConfigError, UnreachableError
-from syncdb_tui.core.secrets import mask_url, redact, register_secret
+from syncdb_tui.core.secrets import redact, register_secret
 
 if TYPE_CHECKING:
     import asyncpg
@@ -51,32 +53,76 @@ class ConnectionInfo:
 
     @classmethod
     def from_url(cls, url: str) -> ConnectionInfo:
-        """Parse ``postgresql[+driver]://user:pass@host:port/db?host=/socket&sslmode=…``.
+        """Parse ``postgresql[+driver]://user:pass@host:port/db?host=/socket&sslmode=…&service=…``.
+
+        The password may hold ``#``, ``/``, ``?``, ``@`` and ``%`` as they are, or percent-encoded as
+        libpq accepts them (``%40`` for ``@``); a literal ``%`` followed by two hex digits must be
+        written ``%25``.  What the URL leaves out comes from a ``service=`` entry of pg_service.conf,
+        then from libpq's ``PG*`` variables (PGHOST, PGPORT, PGUSER, PGDATABASE, PGSSLMODE,
+        PGSSLROOTCERT…); the password, when absent, from PGPASSWORD or ~/.pgpass (PGPASSFILE) at
+        connection time.  Errors never show any part of the URL after its scheme.
 
         Raises:
             ConfigError: the URL cannot be parsed.
         """
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError as error:
-            raise ConfigError(
-                f"cannot parse the database URL {mask_url(url)}: {redact(str(error))}",
-                hint="write postgresql://user:password@host:5432/dbname",
-                title="invalid URL",
-            ) from error
-        scheme = parts.scheme
+        parts = _split_url(url)
+        scheme, userinfo, hostspec, path, query_text = parts
         driver = scheme.split("+", 1)[1] if "+" in scheme else None
-        query = dict(parse_qsl(parts.query))
-        host = query.pop("host", None) or (unquote(parts.hostname) if parts.hostname else None)
+        try:
+            query = dict(parse_qsl(query_text, keep_blank_values=True))
+        except ValueError:
+            raise _url_error(scheme, "its query string (after ?) cannot be parsed") from None
+        user: str | None = None
+        password: str | None = None
+        if userinfo is not None:
+            raw_user, sep, raw_password = userinfo.partition(":")
+            user = unquote(raw_user) or None
+            password = unquote(raw_password) if sep else None
+            register_secret(raw_password)
+            register_secret(password)
+        host: str | None = None
+        port: int | None = None
+        if hostspec:
+            host_text, port_text = hostspec, ""
+            if hostspec.startswith("["):
+                close = hostspec.find("]")
+                host_text, port_text = hostspec[1:close], hostspec[close + 2 :]
+            elif ":" in hostspec:
+                host_text, _, port_text = hostspec.rpartition(":")
+            host = unquote(host_text) or None
+            if port_text:
+                port = _port(scheme, port_text)
+        host = query.pop("host", None) or host
         if "port" in query:
-            port = int(query.pop("port"))
-        user = query.pop("user", None) or (unquote(parts.username) if parts.username else None)
-        password = query.pop("password", None) or (unquote(parts.password) if parts.password is not None else None)
-        database = unquote(parts.path.lstrip("/")) or query.pop("dbname", "") or (user or "postgres")
+            port = _port(scheme, query.pop("port"))
+        user = query.pop("user", None) or user
+        password = query.pop("password", None) or password
+        database = unquote(path) or query.pop("dbname", "") or None
+        query.pop("dbname", None)
+        service = query.pop("service", None) or os.environ.get("PGSERVICE")
+        defaults = _service_entry(service) if service else {}
+        env = os.environ
+
+        def pick(value: str | None, key: str, variable: str) -> str | None:
+            return value or defaults.get(key) or env.get(variable) or None
+
+        host = pick(host, "host", "PGHOST")
+        port_value = str(port) if port else pick(None, "port", "PGPORT")
+        user = pick(user, "user", "PGUSER")
+        password = password or defaults.get("password") or None
+        for key, variable in (
+            ("sslmode", "PGSSLMODE"),
+            ("sslrootcert", "PGSSLROOTCERT"),
+            ("sslcert", "PGSSLCERT"),
+            ("sslkey", "PGSSLKEY"),
+        ):
+            value = query.get(key) or defaults.get(key) or env.get(variable)
+            if value:
+                query[key] = value
+        database = database or defaults.get("dbname") or env.get("PGDATABASE") or user or _os_user()
         return cls(
             host=host,
-            port=port,
+            port=_port(scheme, port_value) if port_value else None,
             user=user,
             database=database,
             password=password or None,
@@ -116,10 +162,15 @@ class ConnectionInfo:
             kwargs["user"] = self.user
         if self.password:
             kwargs["password"] = self.password
-        ssl = dict(self.params).get("sslmode")
+        ssl = self.ssl_params()
         if ssl:
-            kwargs["ssl"] = ssl
+            # asyncpg reads sslmode, sslrootcert, sslcert and sslkey as libpq does, from a DSN's query
+            kwargs["dsn"] = "postgresql://?" + urlencode(ssl)
         return kwargs
+
+    def ssl_params(self) -> dict[str, str]:
+        """sslmode, sslrootcert, sslcert… as given (libpq's names), for asyncpg, pg_dump and psql alike."""
+        return {key: value for key, value in self.params if key in SSL_PARAMS}
 
     def sqlalchemy_url(self, driver: str | None = None) -> URL:
         """A SQLAlchemy URL object (the password is kept inside, never rendered)."""
@@ -127,6 +178,12 @@ class ConnectionInfo:
 
         chosen = driver or self.driver
         query = dict(self.params)
+        if chosen == "asyncpg":
+            # SQLAlchemy passes the query to asyncpg.connect as keywords: libpq's ssl names go in a DSN
+            ssl = {key: query.pop(key) for key in list(query) if key in SSL_PARAMS}
+            query = {key: value for key, value in query.items() if key in ("host", "port")}
+            if ssl:
+                query["dsn"] = "postgresql://?" + urlencode(ssl)
         if self.host and self.host.startswith("/"):
             query["host"] = self.host
             host = None
@@ -144,8 +201,15 @@ class ConnectionInfo:
 
     def libpq_env(self) -> dict[str, str]:
         """PG* variables for a child process (the password travels here, not in argv)."""
-        env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
-        for key in ("PGPASSFILE", "PGSSLROOTCERT", "PGSERVICEFILE", "PGSSLCERT", "PGSSLKEY"):
+        from syncdb_tui.core.secrets import is_credential_variable
+
+        # nothing of other environments: no PG* of the parent, no variable holding a URL or a known secret
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("PG") and not is_credential_variable(key, value)
+        }
+        for key in ("PGPASSFILE", "PGSSLROOTCERT", "PGSERVICEFILE", "PGSSLCERT", "PGSSLKEY", "PGSYSCONFDIR"):
             if key in os.environ:
                 env[key] = os.environ[key]
         if self.host:
@@ -159,12 +223,136 @@ class ConnectionInfo:
         register_secret(password)
         if password:
             env["PGPASSWORD"] = password
-        sslmode = dict(self.params).get("sslmode")
-        if sslmode:
-            env["PGSSLMODE"] = sslmode
+        for key, value in self.ssl_params().items():
+            env["PG" + key.upper()] = value
         env["PGAPPNAME"] = "syncdb"
         env["PGCONNECT_TIMEOUT"] = str(int(CONNECT_TIMEOUT))
         return env
+
+
+SSL_PARAMS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword")
+_SCHEME = re.compile(r"^(?P<scheme>postgres(?:ql)?(?:\+[A-Za-z0-9_]+)?)://", re.IGNORECASE)
+_HOSTSPEC = re.compile(r"^(?:\[[0-9A-Fa-f:.%a-z]*\]|[A-Za-z0-9._~%!$&'()*+,;=-]*)(?::[^/?@#]*)?$")
+
+
+def _url_error(scheme: str, why: str) -> ConfigError:
+    return ConfigError(
+        f"cannot parse the database URL ({scheme}://…, the rest not shown: it may hold a password): {why}",
+        hint="write postgresql://user:password@host:5432/dbname; in the password, # / ? @ may stay as they are or "
+        "be percent-encoded (%23 %2F %3F %40), and a % must be written %25",
+        title="invalid URL",
+    )
+
+
+def _split_url(url: str) -> tuple[str, str | None, str, str, str]:
+    """``(scheme, userinfo or None, hostspec, database, query)`` of a PostgreSQL URL.
+
+    The userinfo ends at the last ``@`` after which a host[:port] (then ``/db``, ``?query`` or
+    the end) follows, so a password may hold raw ``@``, ``/``, ``?`` and ``#`` (a raw ``@`` in
+    the query string is read as part of the password: percent-encode it there).
+
+    Raises:
+        ConfigError: not a postgresql:// URL, or no reading of it makes sense (nothing of it shown).
+    """
+    match = _SCHEME.match(url)
+    if match is None:
+        raise ConfigError(
+            "the database URL does not start with postgresql:// (not shown: it may hold a password)",
+            hint="write postgresql://user:password@host:5432/dbname",
+            title="invalid URL",
+        )
+    scheme = match.group("scheme")
+    rest = url[match.end() :]
+    candidates = [index for index, char in enumerate(rest) if char == "@"]
+    # the last @ that leaves a sensible host/database wins: a password may hold raw @ / ? #
+    readings: list[int | None] = list(reversed(candidates)) if candidates else [None]
+    for at in readings:
+        userinfo = rest[:at] if at is not None else None
+        tail = rest[at + 1 :] if at is not None else rest
+        if userinfo is not None and ("?" in userinfo.split(":", 1)[0] or "/" in userinfo.split(":", 1)[0]):
+            continue  # a user name never holds / or ?: this @ belongs to the query or the path
+        cut = len(tail)
+        for separator in "/?":
+            position = tail.find(separator)
+            if position != -1:
+                cut = min(cut, position)
+        hostspec, remainder = tail[:cut], tail[cut:]
+        if not _HOSTSPEC.match(hostspec):
+            continue
+        path, query = remainder, ""
+        if "?" in remainder:
+            path, _, query = remainder.partition("?")
+        path = path[1:] if path.startswith("/") else path
+        if "/" in path or "@" in path or "#" in path:
+            continue
+        query = query.split("#", 1)[0] if "#" in query and "=" not in query.split("#", 1)[1] else query
+        return scheme, userinfo, hostspec, path, query
+    if candidates:
+        register_secret(rest[: candidates[-1]])
+    raise _url_error(scheme, "no host[:port]/database follows the user and password")
+
+
+def _port(scheme: str, text: str) -> int:
+    if text.isdigit() and 0 < int(text) < 65536:
+        return int(text)
+    raise _url_error(
+        scheme,
+        "the port is not a number from 1 to 65535 (a password with : / ? # @ may have "
+        "been read as host:port; percent-encode those characters)",
+    )
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "postgres"
+
+
+def _service_file_paths() -> list[Path]:
+    paths = []
+    if os.environ.get("PGSERVICEFILE"):
+        paths.append(Path(os.environ["PGSERVICEFILE"]))
+    else:
+        paths.append(Path.home() / ".pg_service.conf")
+    sysconf = os.environ.get("PGSYSCONFDIR")
+    if sysconf:
+        paths.append(Path(sysconf) / "pg_service.conf")
+    return paths
+
+
+def _service_entry(name: str) -> dict[str, str]:
+    """The settings of service ``name`` from pg_service.conf (PGSERVICEFILE, ~/.pg_service.conf, PGSYSCONFDIR).
+
+    Raises:
+        ConfigError: no such service in any of those files.
+    """
+    import configparser
+
+    for path in _service_file_paths():
+        if not path.is_file():
+            continue
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(path)
+        except (configparser.Error, OSError, UnicodeDecodeError) as error:
+            raise ConfigError(
+                f"cannot read the service file {path}: {type(error).__name__}",
+                hint="check its syntax (see PostgreSQL's pg_service.conf documentation)",
+                title="invalid service file",
+            ) from None
+        if parser.has_section(name):
+            entry = {key: value.strip() for key, value in parser.items(name)}
+            register_secret(entry.get("password"))
+            return entry
+    shown = ", ".join(str(path) for path in _service_file_paths())
+    raise ConfigError(
+        f"the connection service {name!r} is not defined in {shown}",
+        hint="add a [" + name + "] section to ~/.pg_service.conf (or PGSERVICEFILE), or fix service= in the URL",
+        title="unknown service",
+    )
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from syncdb_tui.core.errors import ConfigError, UsageError
+from syncdb_tui.core.imports import IMPORT_LOCK, describe_import_error, prepare_project_imports
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -28,8 +29,12 @@ if TYPE_CHECKING:
     from syncdb_tui.config import Config
     from syncdb_tui.core.envs.environments import Environment
 
-ALEMBIC_LOCK = threading.RLock()
-"""Held around every Alembic call: Alembic swaps module globals per command."""
+ALEMBIC_LOCK = IMPORT_LOCK
+"""Held around every Alembic call: Alembic swaps module globals per command (and env.py imports
+the project's code, so it is the same lock that guards reloading it)."""
+
+SYNC_DRIVERS = ("psycopg2", "psycopg", "pg8000")
+ASYNC_DRIVERS = ("asyncpg", "psycopg_async")
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,9 @@ def _syntax_message(error: SyntaxError) -> str:
 
 
 @contextmanager
-def translate_script_errors(project_dir: Path | str, *, commands: bool = True) -> Iterator[None]:
+def translate_script_errors(
+    project_dir: Path | str, *, commands: bool = True, roots: tuple[Path, ...] = ()
+) -> Iterator[None]:
     """Turn errors from loading revision files into one clear :class:`ConfigError`.
 
     With ``commands=False`` Alembic's ``CommandError`` passes through (the caller
@@ -144,10 +151,12 @@ def translate_script_errors(project_dir: Path | str, *, commands: bool = True) -
             title="broken Alembic project",
         ) from None
     except ImportError as error:
+        search = (*roots, Path(project_dir).resolve(), Path.cwd())
         raise ConfigError(
-            f"a revision file in {project_dir} imports something that is missing: {error}",
-            hint="install the missing package or fix the import",
-            title="broken revision file",
+            describe_import_error(error, search),
+            hint="install the missing package, or fix the import (the config's directory and alembic.ini's "
+            "prepend_sys_path are on the import path)",
+            title="import failed",
         ) from None
 
 
@@ -166,23 +175,36 @@ class Project:
 
     @property
     def script_location(self) -> Path:
-        if self.config.script_location is not None:
-            return self.config.script_location
-        return Path(self.alembic_config().get_main_option("script_location") or "migrations")
+        location = self.config.alembic_script_dir
+        if location is not None:
+            return location
+        return (self.config.root / "migrations").resolve()
+
+    def prepare_imports(self) -> None:
+        """The project's directories on sys.path, its edited modules forgotten (under :data:`ALEMBIC_LOCK`)."""
+        with ALEMBIC_LOCK:
+            prepare_project_imports(self.config.import_paths)
 
     def alembic_config(self, env: Environment | None = None, *, driver: str | None = None) -> AlembicConfig:
-        """A fresh Alembic ``Config`` for this project, pointed at ``env``'s database."""
+        """A fresh Alembic ``Config`` for this project, pointed at ``env``'s database.
+
+        Without ``env`` (offline rendering) ``sqlalchemy.url`` names only the dialect and the driver
+        env.py wants, never alembic.ini's own URL (a placeholder, or somebody's database).
+        """
         from alembic.config import Config as AlembicConfig
 
         if self.config.alembic_ini is not None:
+            from syncdb_tui.core.envpy import ini_settings
+
             ini = self.config.alembic_ini
-            cfg = AlembicConfig(str(ini))
-            location = cfg.get_main_option("script_location") or "migrations"
-            if not Path(location).is_absolute() and "%(here)s" not in location:
-                cfg.set_main_option("script_location", str((ini.parent / location).resolve()))
+            settings = ini_settings(ini)
+            cfg = AlembicConfig(str(ini), toml_file=str(settings.toml_file) if settings.toml_file else None)
+            cfg.set_main_option("script_location", str(self.script_location))
         else:
             cfg = AlembicConfig()
             cfg.set_main_option("script_location", str(self.config.script_location))
+        if env is None:
+            cfg.set_main_option("sqlalchemy.url", f"postgresql+{self.offline_driver}://")
         if env is not None:
             url = env.conninfo.sqlalchemy_url(driver or self.preferred_driver(env))
             cfg.attributes["sqlalchemy_url"] = url
@@ -201,31 +223,44 @@ class Project:
 
     @property
     def env_py_is_async(self) -> bool:
-        return "async_engine_from_config" in self.env_py_text or "create_async_engine" in self.env_py_text
+        from syncdb_tui.core.envpy import ASYNC_MARKERS
+
+        return any(marker in self.env_py_text for marker in ASYNC_MARKERS)
 
     @property
     def env_py_shares_connection(self) -> bool:
         """Whether env.py uses a connection passed in ``config.attributes["connection"]``."""
-        text = self.env_py_text
-        return (
-            'attributes.get("connection"' in text
-            or "attributes['connection']" in text
-            or ('attributes["connection"]' in text)
-        )
+        from syncdb_tui.core.envpy import CONNECTION_MARKERS
+
+        return any(marker in self.env_py_text for marker in CONNECTION_MARKERS)
+
+    @property
+    def offline_driver(self) -> str:
+        """A driver name for offline rendering that fits env.py (the dialect is all that is used)."""
+        return "asyncpg" if self.env_py_is_async else "psycopg2"
 
     def preferred_driver(self, env: Environment) -> str:
-        """The SQLAlchemy driver for ``env``: the URL's own, else one that fits env.py."""
-        if env.conninfo.driver:
-            return env.conninfo.driver
+        """The SQLAlchemy driver for ``env`` that fits env.py: async env.py (``async_engine_from_config``)
+        gets asyncpg (or the URL's own async driver), a synchronous one psycopg2 (syncdb's dependency;
+        or the URL's own sync driver, psycopg 3 or pg8000)."""
+        named = env.conninfo.driver
         if self.env_py_is_async:
-            return "asyncpg"
+            return named if named in ASYNC_DRIVERS else "asyncpg"
+        if named in SYNC_DRIVERS:
+            return named
         for module, driver in (("psycopg2", "psycopg2"), ("psycopg", "psycopg")):
             try:
                 __import__(module)
             except ImportError:
                 continue
             return driver
-        return "asyncpg"
+        raise ConfigError(
+            "env.py builds a synchronous engine (engine_from_config), and no synchronous PostgreSQL driver "
+            "is installed",
+            hint="pip install psycopg2-binary (a dependency of syncdb-tui), or make env.py async "
+            "(alembic init -t async)",
+            title="no sync driver",
+        )
 
     def script(self) -> ScriptDirectory:
         """The cached ``ScriptDirectory`` (revision files are read once)."""
@@ -239,7 +274,8 @@ class Project:
                         hint="fix script_location in your syncdb config",
                         title="missing script directory",
                     )
-                with ALEMBIC_LOCK, translate_script_errors(self.script_location):
+                with ALEMBIC_LOCK, translate_script_errors(self.script_location, roots=self.config.import_paths):
+                    prepare_project_imports(self.config.import_paths)
                     self._script = ScriptDirectory.from_config(self.alembic_config())
             return self._script
 
@@ -253,7 +289,7 @@ class Project:
             if self._graph is not None:
                 return self._graph
         script = self.script()
-        with ALEMBIC_LOCK, translate_script_errors(self.script_location):
+        with ALEMBIC_LOCK, translate_script_errors(self.script_location, roots=self.config.import_paths):
             revision_map = script.revision_map
             heads = tuple(revision_map.heads)
             bases = tuple(revision_map.bases)

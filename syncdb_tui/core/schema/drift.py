@@ -188,30 +188,30 @@ class DriftSummary:
 
 
 def load_metadata(config: Config) -> MetaData:
-    """The models' ``MetaData`` named by ``target_metadata``.
+    """The models' ``MetaData`` named by ``target_metadata`` (or env.py's), read fresh from disk.
 
     Raises:
-        ConfigError: unset, not importable, or not a MetaData.
+        ConfigError: none named, not importable, or not a MetaData.
     """
-    from sqlalchemy import MetaData
-
-    from syncdb_tui.core.project.generate import load_target_metadata
+    from syncdb_tui.core.project.models import check_metadata, load_models
 
     spec = config.target_metadata
     if not spec:
         raise ConfigError(
-            "target_metadata is not set, so the models cannot be compared with the database",
-            hint='set target_metadata = "package.models:Base.metadata" in syncdb.toml',
+            "no models: target_metadata is not set in the config, and env.py's target_metadata is None, "
+            "so the models cannot be compared with the database",
+            hint='set target_metadata = "package.models:Base.metadata" in syncdb.toml, or in env.py '
+            "(target_metadata = Base.metadata)",
             title="missing target_metadata",
         )
-    value = load_target_metadata(spec)
-    if not isinstance(value, MetaData):
+    value = load_models(config)
+    if value is None:
         raise ConfigError(
-            f"target_metadata {spec!r} is a {type(value).__name__}, not a SQLAlchemy MetaData",
-            hint="point it at your models' MetaData, e.g. Base.metadata",
-            title="invalid target_metadata",
+            "env.py's target_metadata is None, so the models cannot be compared with the database",
+            hint="set target_metadata = Base.metadata in env.py, or target_metadata in syncdb.toml",
+            title="missing target_metadata",
         )
-    return value
+    return check_metadata(value, spec)
 
 
 def _type_text(value: Any) -> str:
