@@ -502,12 +502,18 @@ async def test_app_asks_exactly_what_the_policy_requires(tmp_path, fresh_db, psq
             assert "acknowledge HIGH findings" in titles and isinstance(app.screen, MainScreen)
             assert version(psql_exec, url) == start
         elif req.typed_name:
-            assert isinstance(app.screen, ConfirmScreen) and app.screen.env_name == env_name
+            assert isinstance(app.screen, ConfirmScreen) and app.screen.env_name == env_name and app.screen.typed
             await pilot.press("escape")
             await settle(pilot, app)
             assert version(psql_exec, url) == start
         else:
-            assert "migrate done" in titles and not isinstance(app.screen, ConfirmScreen)
+            # nothing to type: the plan is shown, and one Enter runs it
+            assert isinstance(app.screen, ConfirmScreen) and not app.screen.typed
+            await pilot.press("enter")
+            for _ in range(600):
+                await pilot.pause(0.05)
+                if "migrate done" in [notification.title for notification in app._notifications]:
+                    break
             assert version(psql_exec, url) == "r0001"
 
 

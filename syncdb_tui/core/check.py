@@ -161,7 +161,9 @@ async def check(
                 )
             else:
                 notes.append("models not checked: no target_metadata configured (--no-models)")
-    if uncovered is None or getattr(uncovered, "is_empty", True):
+    fingerprint_differs = fingerprint is not None and fingerprint.matches is False
+    # a hand-made change is already named object by object by the fingerprint: not twice
+    if (uncovered is None or getattr(uncovered, "is_empty", True)) and not fingerprint_differs:
         problems += await _database_drift(project, env, status, notes, uncovered_checked=uncovered is not None)
     return CheckResult(env.name, tuple(problems), tuple(notes), status, uncovered)
 
