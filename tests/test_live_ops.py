@@ -209,6 +209,8 @@ def test_rehearsal_on_a_template_copy_reports_locks_and_leaves_the_live_database
     assert any(lock["mode"] == "ACCESS EXCLUSIVE" and lock["relation"] == "t_1" for lock in data["locks"])
     assert data["rows"]["t_1"]["updated"] == 20000
     assert any("pg_sleep" in run["statement"] and run["seconds"] >= 0.25 for run in data["statements"])
+    # the rehearsed outcome is the schema the preview's offline SQL gives
+    assert data["offline_matches"] is True and data["offline_differences"] == []
     # the live database did not move, and the copy is gone
     assert psql_exec(url, "SELECT version_num FROM alembic_version;").strip() == "r0001"
     assert _databases(psql_exec, url) == before
@@ -284,3 +286,28 @@ def test_fingerprint_names_an_out_of_band_change_on_prod(tmp_path: Path, fresh_d
     assert checked.code == 1 and "t_1.hotfix" in checked.err + checked.out
     # the expected schema was computed once and cached by the revision files' hashes
     assert list((tmp_path / ".syncdb" / "cache" / "fingerprints").glob("*.json"))
+
+
+def test_rehearsal_says_when_the_real_outcome_differs_from_the_previewed_sql(tmp_path: Path, fresh_db, run_cli) -> None:
+    url = fresh_db()
+    make_project(tmp_path, {"dev": url}, revisions=1)
+    assert run_cli("migrate", cwd=tmp_path).code == 0
+    # a revision that does one thing when previewed (offline) and another when it runs
+    add_revision(
+        tmp_path,
+        "r0002_two_faced.py",
+        revision_source(
+            "r0002",
+            "r0001",
+            "two-faced",
+            "from alembic import context\n"
+            "    name = 't_previewed' if context.is_offline_mode() else 't_really_run'\n"
+            '    op.create_table(name, sa.Column("id", sa.Integer))',
+        ),
+    )
+    result = run_cli("rehearse", "--json", cwd=tmp_path)
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["offline_matches"] is False
+    assert any("t_really_run" in line for line in data["offline_differences"])
+    assert any("t_previewed" in line for line in data["offline_differences"])

@@ -24,7 +24,7 @@ import asyncio
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,6 +132,9 @@ class Rehearsal:
     revisions: tuple[str, ...] = ()
     hashes: tuple[str, ...] = ()
     """sha256 of each revision file when it was rehearsed (a rehearsal of edited files does not count)."""
+    offline_matches: bool | None = None
+    """The schema after the rehearsal equals the schema after running the plan's offline SQL (None: not compared)."""
+    offline_differences: tuple[str, ...] = ()
 
     @property
     def small_copy(self) -> bool:
@@ -163,6 +166,10 @@ class Rehearsal:
             touched = ", ".join(f"{value:,} {name}" for name, value in counts.items() if value)
             if touched:
                 out.append(f"  rows: {table}: {touched}")
+        if self.offline_matches is True:
+            out.append("  outcome: the same schema as running the plan's offline SQL (what the preview showed)")
+        elif self.offline_matches is False:
+            out.append("  outcome DIFFERS from the plan's offline SQL: " + "; ".join(self.offline_differences[:5]))
         out += [f"  note: {note}" for note in self.notes]
         return out
 
@@ -186,6 +193,8 @@ class Rehearsal:
             "before": list(self.before),
             "revisions": list(self.revisions),
             "hashes": list(self.hashes),
+            "offline_matches": self.offline_matches,
+            "offline_differences": list(self.offline_differences),
         }
 
     @classmethod
@@ -212,6 +221,8 @@ class Rehearsal:
             before=tuple(data.get("before", [])),
             revisions=tuple(data.get("revisions", [])),
             hashes=tuple(data.get("hashes", [])),
+            offline_matches=data.get("offline_matches"),
+            offline_differences=tuple(data.get("offline_differences", [])),
         )
 
 
@@ -422,10 +433,54 @@ async def _rehearse(
 
             emit(progress, JobProgress(phase=f"restoring {path.name} into {copy_env.database}"))
             await restore(project.config, path, env=env, target_db=copy_env.database, progress=progress)
-        started = time.monotonic()
-        result = await asyncio.to_thread(_run_on_copy, project, env, copy_env, plan, copy_from, [], progress, started)
-        emit(progress, JobProgress(phase=f"dropping the rehearsal copy {copy_env.database}"))
+        notes: list[str] = []
+        unrendered = [item.revision for item in plan.revisions if not item.rendered]
+        if unrendered:
+            notes.append(
+                f"outcome not compared with the offline SQL: {', '.join(unrendered)} cannot be rendered offline"
+            )
+            started = time.monotonic()
+            return await asyncio.to_thread(
+                _run_on_copy, project, env, copy_env, plan, copy_from, notes, progress, started
+            )
+        async with scratch_database(copy_env, "offline", copy_of_live=True) as offline_env:
+            started = time.monotonic()
+            result = await asyncio.to_thread(
+                _run_on_copy, project, env, copy_env, plan, copy_from, notes, progress, started
+            )
+            emit(progress, JobProgress(phase="running the plan's offline SQL on a second copy, to compare"))
+            result = await _compare_with_offline(project, result, plan, copy_env, offline_env)
+        emit(progress, JobProgress(phase=f"dropping the rehearsal copies {copy_env.database}"))
         return result
+
+
+async def _compare_with_offline(
+    project: Project, result: Rehearsal, plan: Plan, copy_env: Environment, offline_env: Environment
+) -> Rehearsal:
+    """Run the plan's offline SQL on ``offline_env`` and compare its schema with the rehearsed copy's."""
+    import pglast
+
+    from syncdb_tui.core.envs.environments import connection
+    from syncdb_tui.core.schema.fingerprint import differences, snapshot
+
+    if not result.ok:
+        return result
+    try:
+        async with connection(offline_env) as conn:
+            for statement in pglast.split(plan.sql_script()):
+                await conn.execute(statement)
+            offline = await snapshot(conn)
+    except Exception as error:  # the offline SQL itself fails: that is the finding
+        text = " ".join(str(error).split())[:200]
+        updated = replace(result, offline_matches=False, offline_differences=(f"the offline SQL fails: {text}",))
+        save_rehearsal(project, updated)
+        return updated
+    async with connection(copy_env) as conn:
+        rehearsed = await snapshot(conn)
+    found = tuple(differences(rehearsed, offline))
+    updated = replace(result, offline_matches=not found, offline_differences=found)
+    save_rehearsal(project, updated)
+    return updated
 
 
 def _run_on_copy(
