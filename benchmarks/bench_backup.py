@@ -9,7 +9,14 @@ and alternating to even out noise on a shared machine:
 - backup, directory format with ``--jobs 2``: syncdb vs bare ``pg_dump -Fd -j 2 -Z 1``;
 - restore into a new database: syncdb (core ``restore()``: integrity checks, create,
   pg_restore, row-count comparison) vs bare ``createdb`` + ``pg_restore`` with the same flags;
-  and the directory backup restored with ``--jobs 2``.
+  and the directory backup restored with ``--jobs 2``;
+- restore over an environment (issue 11): syncdb ``restore --clean`` over a live copy of the
+  database (integrity checks, the copy beside it built with pg_restore ``--jobs``, row counts,
+  table set and revision checked, sessions, the swap of names) vs the best bare setting of
+  ``createdb`` + ``pg_restore`` into a new database (``--single-transaction`` or ``-j N``),
+  same archive; the ratio is syncdb's time over bare's (target ≤ 1.05).
+
+``--sections backup,restore,swap`` picks what to run (default all).
 
 Prints MB/s (database size / wall time) and syncdb's throughput as a ratio of the
 bare tool's (target ≥ 0.97).  Run: ``python benchmarks/bench_backup.py [--size-mb 500] [--rounds 2]``.
@@ -25,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from syncdb_tui.config import Config, EnvironmentConfig
@@ -33,7 +40,7 @@ from syncdb_tui.core.backups.backup import BackupOptions, backup
 from syncdb_tui.core.backups.restore import restore
 from syncdb_tui.core.envs.embedded import EmbeddedServer, ensure_server
 from syncdb_tui.core.envs.environments import ConnectionInfo, Environment
-from syncdb_tui.core.envs.tools import find_tool
+from syncdb_tui.core.envs.tools import ToolInfo, find_tool
 
 TABLES = 4
 
@@ -114,17 +121,19 @@ def main() -> int:
     parser.add_argument("--size-mb", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--sections", default="backup,restore,swap", help="backup, restore, swap (comma-separated)")
     options = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="syncdb_bench_backup_"))
     try:
-        return run(work, options.size_mb, options.rounds)
+        return run(work, options.size_mb, options.rounds, set(options.sections.split(",")))
     finally:
         if not options.keep:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def run(work: Path, size_mb: int, rounds: int) -> int:
+def run(work: Path, size_mb: int, rounds: int, sections: set[str] | None = None) -> int:
+    sections = sections or {"backup", "restore", "swap"}
     server = ensure_server(work / ".syncdb")
     started = time.perf_counter()
     size = build_database(server, "bench", size_mb)
@@ -164,6 +173,13 @@ def run(work: Path, size_mb: int, rounds: int) -> int:
         record(key, timed(go))
         artefacts[key] = holder["path"]
 
+    if "backup" not in sections:
+        syncdb_dump("syncdb backup (custom, -Z 1)", BackupOptions())
+        if "restore" in sections:
+            syncdb_dump("syncdb backup --format directory --jobs 2", BackupOptions(fmt="directory", jobs=2))
+        timings.clear()
+        run_restores(server, env, config, size, rounds, sections, artefacts, timings, counter, pg_restore)
+        return 0
     print("backup", flush=True)
     for _ in range(rounds):
         bare_dump("pg_dump -Fc -Z 1", ["-Fc", "-Z", "1"])
@@ -185,14 +201,34 @@ def run(work: Path, size_mb: int, rounds: int) -> int:
         base_dir,
     )
     custom_archive = artefacts["syncdb backup (custom, -Z 1)"]
-    directory_archive = artefacts["syncdb backup --format directory --jobs 2"]
     print(
         f"  archive sizes: custom -Z 1 {custom_archive.stat().st_size / 1e6:.0f} MB, "
         f"custom default {artefacts['pg_dump -Fc (default compression)'].stat().st_size / 1e6:.0f} MB",
         flush=True,
     )
 
-    print("\nrestore into a new database", flush=True)
+    run_restores(server, env, config, size, rounds, sections, artefacts, timings, counter, pg_restore)
+    return 0
+
+
+def run_restores(
+    server: EmbeddedServer,
+    env: Environment,
+    config: Config,
+    size: int,
+    rounds: int,
+    sections: set[str],
+    artefacts: dict[str, Path],
+    timings: dict[str, list[float]],
+    counter: Iterator[int],
+    pg_restore: ToolInfo,
+) -> None:
+    """The restore sections: into a new database, and over an environment (rebuilt beside + swap)."""
+
+    def record(key: str, seconds: float) -> None:
+        timings.setdefault(key, []).append(seconds)
+
+    custom_archive = artefacts["syncdb backup (custom, -Z 1)"]
     restore_flags = ["--exit-on-error", "--no-owner"]
 
     def bare_restore(key: str, archive: Path, extra: list[str]) -> None:
@@ -212,27 +248,70 @@ def run(work: Path, size_mb: int, rounds: int) -> int:
         record(key, timed(lambda: restore(config, archive, env=env, target_db=database, jobs=jobs)))
         psql(server, "postgres", f'DROP DATABASE "{database}"')
 
-    for _ in range(rounds):
-        bare_restore("pg_restore --single-transaction", custom_archive, ["--single-transaction"])
-        syncdb_restore("syncdb restore --target-db", custom_archive, 1)
-    for _ in range(rounds):
-        bare_restore("pg_restore -j 2 (directory)", directory_archive, ["--jobs=2"])
-        syncdb_restore("syncdb restore --jobs 2 (directory)", directory_archive, 2)
-    base_restore = best(timings["pg_restore --single-transaction"])
-    report("pg_restore --single-transaction", size, base_restore)
-    report("syncdb restore --target-db", size, best(timings["syncdb restore --target-db"]), base_restore)
-    base_restore_dir = best(timings["pg_restore -j 2 (directory)"])
-    report("pg_restore -j 2 (directory)", size, base_restore_dir)
-    report(
-        "syncdb restore --jobs 2 (directory)",
-        size,
-        best(timings["syncdb restore --jobs 2 (directory)"]),
-        base_restore_dir,
-    )
+    if "restore" in sections:
+        print("\nrestore into a new database", flush=True)
+        directory_archive = artefacts["syncdb backup --format directory --jobs 2"]
+        for _ in range(rounds):
+            bare_restore("pg_restore --single-transaction", custom_archive, ["--single-transaction"])
+            syncdb_restore("syncdb restore --target-db", custom_archive, 1)
+        for _ in range(rounds):
+            bare_restore("pg_restore -j 2 (directory)", directory_archive, ["--jobs=2"])
+            syncdb_restore("syncdb restore --jobs 2 (directory)", directory_archive, 2)
+        base_restore = best(timings["pg_restore --single-transaction"])
+        report("pg_restore --single-transaction", size, base_restore)
+        report("syncdb restore --target-db", size, best(timings["syncdb restore --target-db"]), base_restore)
+        base_restore_dir = best(timings["pg_restore -j 2 (directory)"])
+        report("pg_restore -j 2 (directory)", size, base_restore_dir)
+        report(
+            "syncdb restore --jobs 2 (directory)",
+            size,
+            best(timings["syncdb restore --jobs 2 (directory)"]),
+            base_restore_dir,
+        )
+    if "swap" in sections:
+        swap_restores(server, env, config, size, rounds, custom_archive, timings, counter, bare_restore)
     print("\nall timings (s):")
     for key, values in timings.items():
         print(f"  {key:<48} {', '.join(f'{v:.2f}' for v in values)}")
-    return 0
+
+
+def swap_restores(
+    server: EmbeddedServer,
+    env: Environment,
+    config: Config,
+    size: int,
+    rounds: int,
+    archive: Path,
+    timings: dict[str, list[float]],
+    counter: Iterator[int],
+    bare_restore: Callable[[str, Path, list[str]], None],
+) -> None:
+    """syncdb restore over an environment (rebuilt beside, checked, swapped) vs the best bare pg_restore."""
+    jobs = max(1, min(os.cpu_count() or 1, 4))
+    psql(server, "postgres", 'CREATE DATABASE "live" TEMPLATE "bench"')
+    live = environment(server, "live")
+    print(f"\nrestore over an environment (rebuilt beside + swap, pg_restore --jobs {jobs} in the copy)", flush=True)
+
+    def syncdb_swap() -> None:
+        key = "syncdb restore --clean over an environment"
+        started = time.perf_counter()
+        result = asyncio.run(restore(config, archive, env=live, clean=True))
+        timings.setdefault(key, []).append(time.perf_counter() - started)
+        assert result.mode == "swap" and result.previous_database
+        psql(server, "postgres", f'DROP DATABASE "{result.previous_database}"')
+
+    for _ in range(rounds):
+        bare_restore("pg_restore --single-transaction", archive, ["--single-transaction"])
+        bare_restore(f"pg_restore -j {jobs}", archive, [f"--jobs={jobs}"])
+        syncdb_swap()
+    bare_single = best(timings["pg_restore --single-transaction"])
+    bare_parallel = best(timings[f"pg_restore -j {jobs}"])
+    base = min(bare_single, bare_parallel)
+    report("pg_restore --single-transaction (new database)", size, bare_single)
+    report(f"pg_restore -j {jobs} (new database)", size, bare_parallel)
+    swapped = best(timings["syncdb restore --clean over an environment"])
+    report("syncdb restore --clean over an environment", size, swapped, base)
+    print(f"  syncdb time / best bare time: {swapped / base:.3f} (target <= 1.05)", flush=True)
 
 
 if __name__ == "__main__":

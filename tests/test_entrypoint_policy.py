@@ -263,7 +263,8 @@ def test_restore_over_a_protected_environment_goes_through_the_policy_and_is_rec
         ).strip()
         == "0006"
     )
-    assert json.loads(row[3])["safety_backup"]
+    details = json.loads(row[3])
+    assert details["mode"] == "swap" and details["previous_database"], "the previous prod is kept beside it"
 
 
 # ------------------------------------------------------------------ push and seed

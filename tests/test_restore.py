@@ -113,6 +113,23 @@ async def test_clean_restore_brings_back_the_backed_up_state(project: Project, p
     result = await restore(project.config, manifest.path, env=project.prod, clean=True)
     assert table_fingerprints(pg_server, project.prod_db) == at_backup
     assert result.alembic_revisions == ("abc123def456",)
+    assert result.mode == "swap" and result.safety_backup is None
+    previous = result.previous_database
+    assert previous is not None and previous.startswith(f"{project.prod_db}__before_restore_")
+    assert psql(pg_server, previous, "SELECT version_num FROM alembic_version").strip() == "later"
+
+
+async def test_in_place_restore_of_a_protected_environment_takes_a_safety_backup(
+    project: Project, pg_server: EmbeddedServer
+) -> None:
+    manifest = await backup(project.prod, project.config, BackupOptions())
+    at_backup = table_fingerprints(pg_server, project.prod_db)
+    psql(pg_server, project.prod_db, "UPDATE alembic_version SET version_num = 'later'")
+    with pytest.raises(Exception, match="--jobs 2 is refused for a restore in place"):
+        await restore(project.config, manifest.path, env=project.prod, clean=True, in_place=True, jobs=2)
+    result = await restore(project.config, manifest.path, env=project.prod, clean=True, in_place=True)
+    assert result.mode == "in-place" and result.previous_database is None
+    assert table_fingerprints(pg_server, project.prod_db) == at_backup
     assert result.safety_backup is not None and result.safety_backup.exists()
     safety = [entry for entry in await list_backups(project.config) if entry.path == result.safety_backup]
     assert safety and safety[0].good and safety[0].manifest is not None
@@ -179,10 +196,19 @@ async def test_plan_says_what_would_happen_and_changes_nothing(project: Project,
     manifest = await backup(project.dev, project.config, BackupOptions())
     plan = await plan_restore(project.config, manifest.path.name, env=project.prod, clean=True)
     assert plan.database == project.prod_db and not plan.create_database
-    assert plan.tool.name == "pg_restore" and "--clean" in plan.args and "--exit-on-error" in plan.args
+    assert plan.mode == "swap" and plan.copy_database.startswith(f"{project.prod_db}__restore_")
+    assert plan.previous_database.startswith(f"{project.prod_db}__before_restore_")
+    assert plan.tool.name == "pg_restore" and "--exit-on-error" in plan.args and "--clean" not in plan.args
+    assert f"--dbname={plan.copy_database}" in plan.args
     assert "table public.orders" in plan.would_drop
-    assert plan.safety_backup
+    assert not plan.safety_backup, "a swap keeps the previous database instead"
+    assert plan.current_revisions == ("abc123def456",) and plan.cross_environment
     assert any("protected" in reason for reason in plan.confirmation_reasons)
+    assert any("the backup is of dev" in reason for reason in plan.confirmation_reasons)
+    assert not database_exists(pg_server, plan.copy_database)
+    plan = await plan_restore(project.config, manifest.path.name, env=project.prod, clean=True, in_place=True)
+    assert plan.mode == "in-place" and "--in-place" in plan.mode_reason
+    assert "--clean" in plan.args and "--single-transaction" in plan.args and plan.safety_backup
     target = _name("planned")
     plan = await plan_restore(project.config, manifest.path, env=project.dev, target_db=target)
     assert plan.create_database and not plan.refusal and not plan.would_drop
@@ -238,7 +264,7 @@ def test_cli_refuses_without_clean_and_without_confirmation(
     assert table_fingerprints(pg_server, project.prod_db) == before
     typed = run_cli("restore", entry["path"], "--env", "prod", "--clean", cwd=project.root, stdin="prod\n")
     assert typed.code == 0, typed.err
-    assert "safety backup" in typed.err
+    assert "is kept as" in typed.err and "--drop-previous" in typed.err
     assert table_fingerprints(pg_server, project.prod_db) == table_fingerprints(pg_server, project.dev_db)
 
 
@@ -303,7 +329,7 @@ async def test_data_only_clean_replaces_rows_in_one_transaction(project: Project
 
 
 async def test_clean_restore_gives_up_on_a_locked_table(project: Project, pg_server: EmbeddedServer) -> None:
-    """Over a live database, pg_restore does not queue forever behind the application's locks."""
+    """In place over a live database, pg_restore does not queue forever behind the application's locks."""
     import asyncpg
 
     manifest = await backup(project.dev, project.config, BackupOptions())
@@ -313,7 +339,9 @@ async def test_clean_restore_gives_up_on_a_locked_table(project: Project, pg_ser
         async with locker.transaction():
             await locker.execute("LOCK TABLE orders IN ACCESS SHARE MODE")
             with pytest.raises(OperationError) as caught:
-                await restore(project.config, manifest.path, env=project.prod, clean=True, safety_backup=False)
+                await restore(
+                    project.config, manifest.path, env=project.prod, clean=True, safety_backup=False, in_place=True
+                )
     finally:
         await locker.close()
     assert caught.value.title == "restore blocked"

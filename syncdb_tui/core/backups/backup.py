@@ -27,23 +27,35 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from syncdb_tui.core.backups.catalog import USER_TABLES_SQL, read_alembic_revisions
+from syncdb_tui.core.backups.hashing import LiveChecksum
 from syncdb_tui.core.backups.integrity import plain_complete, read_toc
 from syncdb_tui.core.backups.manifest import (
     BackupEntry,
     BackupManifest,
     TableCount,
-    checksum,
     clean_stale_partials,
     ensure_backup_dir,
     partial_path,
     publish,
+    release,
     remove_path,
+    reserve,
     scan_backups,
     size_of,
 )
-from syncdb_tui.core.backups.plan import FORMATS, KINDS, BackupOptions, BackupPlan, plan_backup
+from syncdb_tui.core.backups.plan import (
+    FORMATS,
+    KINDS,
+    BackupOptions,
+    BackupPlan,
+    being_written,
+    explicit_destination,
+    next_free,
+    plan_backup,
+)
 from syncdb_tui.core.backups.process import ToolRun, run_tool
-from syncdb_tui.core.errors import OperationError
+from syncdb_tui.core.errors import OperationError, SyncdbError, UnreachableError
 from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
 from syncdb_tui.core.secrets import redact
 
@@ -66,22 +78,14 @@ __all__ = [
     "backup_before_migrate",
     "list_backups",
     "plan_backup",
+    "read_alembic_revisions",
 ]
 
 _DUMPING = re.compile(r'dumping contents of table "(?P<name>.+)"\s*$')
 _FINISHED = re.compile(r"finished item \d+ TABLE DATA (?P<name>.+)$")
 _TICK = 0.5
 
-_TABLES_SQL = """
-SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.oid
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r'
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                  AND d.objid = c.oid AND d.deptype = 'e')
-ORDER BY 1
-"""
+_TABLES_SQL = USER_TABLES_SQL
 
 
 async def _tables_in_scope(conn: asyncpg.Connection, selected: list[str]) -> list[tuple[str, int]]:
@@ -92,20 +96,6 @@ async def _tables_in_scope(conn: asyncpg.Connection, selected: list[str]) -> lis
         wanted = set(selected)
         tables = [table for table in tables if table[0] in wanted]
     return tables
-
-
-async def read_alembic_revisions(conn: asyncpg.Connection) -> tuple[str, ...]:
-    """The rows of the first ``alembic_version`` table on the search path (or any schema)."""
-    qualified = await conn.fetchval(
-        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'alembic_version' "
-        "AND c.relkind = 'r' ORDER BY array_position(current_schemas(false), n.nspname::text) NULLS LAST, 1 "
-        "LIMIT 1"
-    )
-    if qualified is None:
-        return ()
-    rows = await conn.fetch(f"SELECT version_num::text AS v FROM {qualified} ORDER BY 1")
-    return tuple(str(row["v"]) for row in rows)
 
 
 async def _sizes_and_counts(
@@ -198,20 +188,72 @@ async def backup(
     Raises:
         UsageError: invalid options, unknown table, or the destination exists.
         UnreachableError: the server cannot be reached.
-        OperationError: pg_dump failed (its error, without secrets, is in the message).
+        OperationError: pg_dump failed (its error, without secrets, is in the message), or the
+            disk filled up (the path is named; nothing is left behind).
     """
-    from syncdb_tui.core.envs.environments import connect
-
     plan = await plan_backup(env, config, options)
     destination = plan.destination
     ensure_backup_dir(destination.parent)
     await asyncio.to_thread(clean_stale_partials, destination.parent)
+    destination = _take_name(destination, explicit=explicit_destination(options))
+    try:
+        return await _dump(env, plan, options, destination, progress)
+    finally:
+        release(destination)
+
+
+def _take_name(destination: Path, *, explicit: bool) -> Path:
+    """Reserve ``destination`` (or, for a default name, the next free one) for this process.
+
+    Raises:
+        UsageError: an explicit ``-o`` that another syncdb is writing, or that exists by now.
+    """
+    from syncdb_tui.core.backups.manifest import manifest_path_for, reserved_by
+
+    for _ in range(1000):
+        if reserve(destination):
+            if destination.exists() or manifest_path_for(destination).exists():
+                release(destination)
+                if explicit:
+                    raise _exists(destination)
+                destination = next_free(destination)
+                continue
+            return destination
+        if explicit:
+            raise being_written(destination, reserved_by(destination) or 0)
+        destination = next_free(destination)
+    raise OperationError(f"no free backup name near {destination}", title="backup failed")
+
+
+def _exists(destination: Path) -> SyncdbError:
+    from syncdb_tui.core.errors import UsageError
+
+    return UsageError(
+        f"{destination} already exists; a backup never overwrites another",
+        hint="choose another path with -o, or move the old backup away",
+        title="backup exists",
+    )
+
+
+async def _dump(
+    env: Environment,
+    plan: BackupPlan,
+    options: BackupOptions,
+    destination: Path,
+    progress: ProgressCallback | None,
+) -> BackupManifest:
+    """The dump itself, into ``destination`` (reserved by the caller)."""
+    import asyncpg
+
+    from syncdb_tui.core.envs.environments import connect
+
     partial = partial_path(destination)
     started = time.monotonic()
     emit(progress, JobProgress(phase=f"connecting to {env.name}"))
     conn = await connect(env)
     dump_task: asyncio.Task[ToolRun] | None = None
     tracker: _DumpProgress | None = None
+    hasher: LiveChecksum | None = None
     ticker: asyncio.Task[None] | None = None
     try:
         transaction, snapshot_id, snapshot_note = await _open_snapshot(conn)
@@ -227,13 +269,20 @@ async def backup(
         if options.fmt != "directory":
             os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         tracker = _DumpProgress([name for name, _ in tables], partial, progress)
-        dump_task = asyncio.create_task(run_tool(plan.tool, args, env.conninfo, on_line=tracker.on_line))
+        hasher = LiveChecksum(partial, options.fmt)
+
+        def on_line(line: str, tracker: _DumpProgress = tracker) -> None:
+            tracker.on_line(line)
+            hasher.on_line(line)
+
+        dump_task = asyncio.create_task(run_tool(plan.tool, args, env.conninfo, on_line=on_line))
+        hasher.start()
         ticker = asyncio.create_task(tracker.tick())
         counting = asyncio.create_task(_sizes_and_counts(conn, tables, tracker))
         try:
             await asyncio.wait({dump_task, counting}, return_when=asyncio.FIRST_COMPLETED)
             if dump_task.done() and not dump_task.result().ok:
-                raise _dump_failed(plan, dump_task.result())
+                raise _dump_failed(plan, dump_task.result(), destination)
             sizes, counts = await counting
         finally:
             if not counting.done():
@@ -244,12 +293,10 @@ async def backup(
         ticker.cancel()
         await transaction.commit()
         if not run.ok:
-            raise _dump_failed(plan, run)
+            raise _dump_failed(plan, run, destination)
         tracker.finished.update(name for name, _ in tables)
         tracker.emit("checking the archive")
-        (size, digest), _ = await asyncio.gather(
-            asyncio.to_thread(checksum, partial), _check_complete(partial, options.fmt, plan.tool)
-        )
+        (size, digest), _ = await asyncio.gather(hasher.result(), _check_complete(partial, options.fmt, plan.tool))
         manifest = BackupManifest(
             path=destination,
             environment=env.name,
@@ -270,12 +317,30 @@ async def backup(
             duration_seconds=round(time.monotonic() - started, 3),
             reason=options.label.replace("-", " "),
         )
-        await asyncio.to_thread(publish, partial, manifest)
+        try:
+            await asyncio.to_thread(publish, partial, manifest)
+        except FileExistsError:
+            raise _exists(destination) from None
+        except OSError as error:
+            raise _write_failed(destination, error) from None
         emit(progress, JobProgress(phase="backup complete", done=1, total=1, detail=str(destination)))
         return manifest
+    except (
+        asyncpg.PostgresConnectionError,
+        asyncpg.exceptions.ConnectionDoesNotExistError,
+        asyncpg.exceptions.OperatorInterventionError,
+        ConnectionError,
+    ) as error:
+        if dump_task is not None and dump_task.done() and not dump_task.cancelled() and dump_task.exception() is None:
+            run = dump_task.result()
+            if not run.ok:
+                raise _dump_failed(plan, run, destination) from None
+        raise _server_gone(env, str(error)) from None
     finally:
         if ticker is not None:
             ticker.cancel()
+        if hasher is not None:
+            hasher.close()
         if dump_task is not None and not dump_task.done():
             dump_task.cancel()
             with contextlib.suppress(BaseException):
@@ -310,16 +375,67 @@ async def _open_snapshot(conn: asyncpg.Connection) -> tuple[Transaction, str | N
         return transaction, None, note
 
 
-def _dump_failed(plan: BackupPlan, run: ToolRun) -> OperationError:
+_SERVER_GONE = (
+    "server closed the connection unexpectedly",
+    "terminating connection due to administrator command",
+    "connection to server",
+    "could not receive data from server",
+    "the database system is shutting down",
+    "no connection to the server",
+)
+
+
+def _dump_failed(plan: BackupPlan, run: ToolRun, destination: Path) -> SyncdbError:
     errors = run.errors()
+    lowered = errors.lower()
+    if "no space left on device" in lowered:
+        return OperationError(
+            f"the disk holding {destination.parent} is full: pg_dump could not write {destination.name} "
+            f"({errors}); nothing was kept",
+            hint=f"free space in {destination.parent}, or write the backup elsewhere with -o",
+            title="disk full",
+        )
+    if any(marker in lowered for marker in _SERVER_GONE):
+        return UnreachableError(
+            f"the server of {plan.environment} ({plan.database}) went away during the backup: {errors}; "
+            "nothing was kept",
+            hint="check that the server is up (and why it stopped), then run the backup again",
+            title=f"{plan.environment} unreachable",
+        )
     hint = "read pg_dump's message above; nothing was written"
-    if "compression" in errors.lower() and ("support" in errors.lower() or "not built" in errors.lower()):
+    if "compression" in lowered and ("support" in lowered or "not built" in lowered):
         hint = "this pg_dump lacks that compression method; use --compress gzip:1 (or none)"
-    elif "server version" in errors.lower() and "mismatch" in errors.lower():
+    elif "server version" in lowered and "mismatch" in lowered:
         hint = "install a PostgreSQL client at least as new as the server, or set SYNCDB_PG_BINDIR"
     return OperationError(
         f"pg_dump of {plan.environment} ({plan.database}) failed with exit code {run.returncode}: {errors}",
         hint=hint,
+        title="backup failed",
+    )
+
+
+def _server_gone(env: Environment, problem: str) -> UnreachableError:
+    return UnreachableError(
+        f"the server of {env.name} ({env.display_url}) went away during the backup: {redact(problem)}; "
+        "nothing was kept",
+        hint="check that the server is up (and why it stopped), then run the backup again",
+        title=f"{env.name} unreachable",
+    )
+
+
+def _write_failed(destination: Path, error: OSError) -> OperationError:
+    import errno
+
+    if error.errno == errno.ENOSPC:
+        return OperationError(
+            f"the disk holding {destination.parent} is full: the manifest of {destination.name} could not be "
+            "written; nothing was published",
+            hint=f"free space in {destination.parent}, or write the backup elsewhere with -o",
+            title="disk full",
+        )
+    return OperationError(
+        f"cannot publish {destination} or its manifest: {error.strerror or error}; nothing was published",
+        hint=f"check {destination.parent} (permissions, free space)",
         title="backup failed",
     )
 
@@ -343,6 +459,14 @@ async def list_backups(config: Config) -> list[BackupEntry]:
     Temporary files of unfinished backups are never listed.
     """
     return await asyncio.to_thread(scan_backups, config.backup_dir)
+
+
+async def backups_of(config: Config, env_name: str) -> tuple[list[BackupEntry], bool]:
+    """The good backups taken of ``env_name``, newest first, and ``True``; or, when there are none,
+    every good backup and ``False`` (a backup of another environment can be restored too)."""
+    entries = [entry for entry in await list_backups(config) if entry.good and entry.manifest is not None]
+    own = [entry for entry in entries if entry.manifest is not None and entry.manifest.environment == env_name]
+    return (own, True) if own else (entries, False)
 
 
 async def backup_before_migrate(

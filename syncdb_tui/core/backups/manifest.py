@@ -14,11 +14,16 @@ Layout of ``backup_dir``::
     backup_dev_20260101_120000/                      directory format
     backup_dev_20260101_120000.manifest.json
     .backup_dev_20260101_120000.dump.partial-4242    being written by pid 4242 (ignored)
+    .backup_dev_20260101_120000.dump.reserved        the name, taken by the syncdb writing it (holds its pid)
+    .syncdb-verified.json                            when each backup last passed `syncdb backups --verify`
 
 A backup is listed as good only when its manifest exists, parses, and the data
-it describes exists with the recorded size.  The data is renamed to its final
-name before the manifest is, so a crash between the two leaves a backup with
-no manifest, which is listed as incomplete, never as good.
+it describes exists with the recorded size.  A writer first takes the final name
+(exclusive creation of the ``.reserved`` file: a second syncdb picks the next
+name, or is refused for an explicit ``-o``); the manifest is published before the
+data, and neither ever replaces an existing file, so a crash or a full disk
+between the two leaves a manifest without data ("missing data"), never a good
+backup nor a dump without its manifest.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_VERSION = 1
 FORMAT_SUFFIXES = {"custom": ".dump", "plain": ".sql", "directory": ""}
 _PARTIAL = re.compile(r"^\.(?P<final>.+)\.partial-(?P<pid>\d+)$")
+_RESERVED = re.compile(r"^\.(?P<final>.+)\.reserved$")
+VERIFIED_INDEX = ".syncdb-verified.json"
 _CHUNK = 1 << 20
 
 
@@ -177,13 +184,10 @@ class BackupEntry:
 
 
 def human_size(size: int) -> str:
-    """``38.3 kB``, ``1.2 MB``… (decimal units) for listings and notes."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000:
-            return f"{value:.0f} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
+    """``38.3 kB``, ``1.2 MB``… in decimal units (rich's): the one size format of the CLI and the app."""
+    from rich.filesize import decimal
+
+    return decimal(size)
 
 
 def manifest_path_for(path: Path) -> Path:
@@ -205,7 +209,102 @@ def partial_path(final: Path) -> Path:
 
 
 def is_partial(path: Path) -> bool:
-    return _PARTIAL.match(path.name) is not None
+    return _PARTIAL.match(path.name) is not None or _RESERVED.match(path.name) is not None
+
+
+def reservation_path(final: Path) -> Path:
+    """The hidden file whose exclusive creation takes the name ``final`` for one writer."""
+    return final.with_name(f".{final.name}.reserved")
+
+
+def reserved_by(final: Path) -> int | None:
+    """The pid of a live syncdb that holds the name ``final`` (``None`` when nobody does)."""
+    try:
+        pid = int(reservation_path(final).read_text(encoding="utf-8").strip() or "0")
+    except (OSError, ValueError):
+        return None
+    return pid if pid and pid_alive(pid) else None
+
+
+def reserve(final: Path) -> bool:
+    """Take the name ``final`` for this process (exclusive create); ``False`` when another live syncdb holds it."""
+    marker = reservation_path(final)
+    for _ in range(2):
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            if reserved_by(final) is not None:
+                return False
+            marker.unlink(missing_ok=True)  # left by a process that is gone
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(str(os.getpid()))
+        return True
+    return False
+
+
+def release(final: Path) -> None:
+    """Give the name ``final`` back (only when this process holds it)."""
+    marker = reservation_path(final)
+    try:
+        if marker.read_text(encoding="utf-8").strip() == str(os.getpid()):
+            marker.unlink()
+    except OSError:
+        pass
+
+
+def mark_failed_attempt(path: Path) -> None:
+    """Mark a safety backup taken before a restore that then failed (its manifest's ``reason``)."""
+    manifest_file = manifest_path_for(path)
+    try:
+        data = json.loads(manifest_file.read_text(encoding="utf-8"))
+        if "attempt failed" in str(data.get("reason", "")):
+            return
+        data["reason"] = f"{data.get('reason') or 'before restore'} (attempt failed)"
+        temporary = partial_path(manifest_file)
+        write_private(temporary, json.dumps(data, indent=2) + "\n")
+        os.replace(temporary, manifest_file)
+    except (OSError, ValueError):
+        pass
+
+
+def _verified_index(directory: Path) -> Path:
+    return directory / VERIFIED_INDEX
+
+
+def record_verified(manifest: BackupManifest, *, deep: bool) -> None:
+    """Note in ``backup_dir`` that ``manifest``'s backup just passed verification; never raises."""
+    index = _verified_index(manifest.path.parent)
+    try:
+        data = json.loads(index.read_text(encoding="utf-8")) if index.is_file() else {}
+    except (OSError, ValueError):
+        data = {}
+    data[manifest.path.name] = {
+        "sha256": manifest.sha256,
+        "verified_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "deep": deep,
+    }
+    try:
+        temporary = partial_path(index)
+        write_private(temporary, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        os.replace(temporary, index)
+    except OSError:
+        pass
+
+
+def verified_note(entry: BackupEntry) -> str:
+    """``"deep 2026-01-01"`` / ``"2026-01-01"`` when the backup last passed verification, else ``""``."""
+    if entry.manifest is None or not entry.good:
+        return ""
+    try:
+        data = json.loads(_verified_index(entry.path.parent).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    item = data.get(entry.path.name) if isinstance(data, dict) else None
+    if not isinstance(item, dict) or item.get("sha256") != entry.manifest.sha256:
+        return ""
+    day = str(item.get("verified_at", ""))[:10]
+    return f"deep {day}" if item.get("deep") else day
 
 
 def remove_path(path: Path) -> None:
@@ -227,6 +326,10 @@ def clean_stale_partials(directory: Path) -> list[Path]:
     for child in directory.iterdir():
         match = _PARTIAL.match(child.name)
         if match and not pid_alive(int(match.group("pid"))):
+            remove_path(child)
+            removed.append(child)
+        reserved = _RESERVED.match(child.name)
+        if reserved and reserved_by(directory / reserved.group("final")) is None:
             remove_path(child)
             removed.append(child)
     return removed
@@ -305,14 +408,39 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def publish(partial: Path, manifest: BackupManifest) -> None:
-    """Move a complete backup to its final name, then write its manifest beside it."""
+    """Publish a complete backup: its manifest first, then the data under its final name.
+
+    Neither replaces an existing file.  On any failure (a full disk writing the
+    manifest, say) what was published is removed again and the error re-raised;
+    the caller removes ``partial``.
+
+    Raises:
+        FileExistsError: the final name or its manifest appeared meanwhile.
+        OSError: writing failed (ENOSPC…).
+    """
     final = manifest.path
     make_private(partial)
-    os.replace(partial, final)
     manifest_tmp = partial_path(manifest.manifest_path)
-    write_private(manifest_tmp, json.dumps(manifest.to_json(), indent=2) + "\n")
-    os.replace(manifest_tmp, manifest.manifest_path)
-    _fsync_dir(final.parent)
+    published: list[Path] = []
+    try:
+        write_private(manifest_tmp, json.dumps(manifest.to_json(), indent=2) + "\n")
+        os.link(manifest_tmp, manifest.manifest_path)
+        published.append(manifest.manifest_path)
+        if partial.is_dir():
+            if final.exists():
+                raise FileExistsError(f"{final} already exists")
+            os.rename(partial, final)
+        else:
+            os.link(partial, final)
+            published.append(final)
+            partial.unlink()
+        _fsync_dir(final.parent)
+    except BaseException:
+        for path in published:
+            path.unlink(missing_ok=True)
+        raise
+    finally:
+        manifest_tmp.unlink(missing_ok=True)
 
 
 def load_entry(path: Path) -> BackupEntry:
@@ -364,12 +492,13 @@ def scan_backups(directory: Path) -> list[BackupEntry]:
         seen.add(data_path)
         entries.append(load_entry(data_path))
 
-    def sort_key(entry: BackupEntry) -> str:
-        return (
+    def sort_key(entry: BackupEntry) -> tuple[str, str]:
+        created = (
             entry.manifest.created_at
             if entry.manifest
             else datetime.fromtimestamp(entry.path.stat().st_mtime if entry.path.exists() else 0, UTC).isoformat()
         )
+        return created, entry.path.name  # same second: the later name (``_2``, a later stamp) is newer
 
     entries.sort(key=sort_key, reverse=True)
     return entries

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from syncdb_tui.core.backups.manifest import default_name, manifest_path_for, partial_path
+from syncdb_tui.core.backups.manifest import default_name, manifest_path_for, partial_path, reserved_by
 from syncdb_tui.core.backups.process import command_line
 from syncdb_tui.core.errors import UsageError
 
@@ -166,6 +166,9 @@ async def plan_backup(env: Environment, config: Config, options: BackupOptions) 
             hint="choose another path with -o, or move the old backup away",
             title="backup exists",
         )
+    holder = reserved_by(destination)
+    if holder is not None:
+        raise being_written(destination, holder)
     return BackupPlan(
         environment=env.name,
         database=env.database,
@@ -176,6 +179,28 @@ async def plan_backup(env: Environment, config: Config, options: BackupOptions) 
         options=options,
         compression=compression,
     )
+
+
+def being_written(destination: Path, holder: int) -> UsageError:
+    """The error for ``-o`` onto a path another syncdb (pid ``holder``) is writing."""
+    return UsageError(
+        f"{destination} is being written by another syncdb (pid {holder}); a backup never overwrites another",
+        hint="choose another path with -o, or wait for that backup to finish",
+        title="backup in progress",
+    )
+
+
+def explicit_destination(options: BackupOptions) -> bool:
+    """Whether ``-o`` named the file itself (rather than a directory for the default name)."""
+    if options.output is None:
+        return False
+    output = options.output.expanduser()
+    return not (output.is_dir() and options.fmt != "directory")
+
+
+def next_free(destination: Path) -> Path:
+    """The next free name after ``destination`` (``_2``, ``_3``…), skipping names other syncdbs hold."""
+    return _free_name(destination.parent, destination.name)
 
 
 def _destination(env: Environment, config: Config, options: BackupOptions) -> Path:
@@ -195,7 +220,12 @@ def _free_name(directory: Path, name: str) -> Path:
     candidate = directory / name
     stem, suffix = (name[: -len(Path(name).suffix)], Path(name).suffix) if Path(name).suffix else (name, "")
     number = 2
-    while candidate.exists() or manifest_path_for(candidate).exists() or partial_path(candidate).exists():
+    while (
+        candidate.exists()
+        or manifest_path_for(candidate).exists()
+        or partial_path(candidate).exists()
+        or reserved_by(candidate) is not None
+    ):
         candidate = directory / f"{stem}_{number}{suffix}"
         number += 1
     return candidate

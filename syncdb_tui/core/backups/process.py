@@ -177,6 +177,113 @@ async def run_pipeline(
     return ToolRun(returncode=tool_code or feeder_code, stderr_tail=tuple(lines))
 
 
+async def run_relay(
+    tool: ToolInfo,
+    args: Sequence[str],
+    conninfo: ConnectionInfo,
+    *,
+    prologue: bytes,
+    epilogue: bytes,
+    feeder: ToolInfo | None = None,
+    feeder_args: Sequence[str] = (),
+    source: Path | None = None,
+    tail: int = 40,
+    extra_env: dict[str, str] | None = None,
+) -> ToolRun:
+    """Feed ``tool`` (psql) ``prologue``, then the output of ``feeder feeder_args`` (or the file
+    ``source``), then ``epilogue`` — the epilogue only when the whole stream arrived.
+
+    The prologue opens a transaction and the epilogue commits it, so a feeder that dies mid-stream
+    (or this process being killed) leaves psql at end of input with the transaction open: the
+    server rolls it back.  Cancelling terminates both programs.
+
+    Raises:
+        OperationError: a program cannot be started.
+    """
+    lines: deque[str] = deque(maxlen=tail)
+    tool_env = {**conninfo.libpq_env(), **(extra_env or {})}
+    try:
+        consumer = await asyncio.create_subprocess_exec(
+            str(tool.path),
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=tool_env,
+            umask=0o077,
+        )
+    except OSError as error:
+        raise OperationError(
+            f"cannot start {tool.describe()}: {error.strerror or error}", title="restore failed"
+        ) from error
+    processes = [consumer]
+
+    async def drain(process: asyncio.subprocess.Process) -> None:
+        assert process.stderr is not None
+        async for raw in process.stderr:
+            lines.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
+
+    async def pump() -> int:
+        """Copy the stream into psql; returns the feeder's exit code (0 for a file read whole)."""
+        assert consumer.stdin is not None
+        sink = consumer.stdin
+        try:
+            sink.write(prologue)
+            await sink.drain()
+            if feeder is not None:
+                producer = await asyncio.create_subprocess_exec(
+                    str(feeder.path),
+                    *feeder_args,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    env=_no_connection_env(),
+                    umask=0o077,
+                    limit=1 << 20,
+                )
+                processes.append(producer)
+                assert producer.stdout is not None
+                draining = asyncio.create_task(drain(producer))
+                while chunk := await producer.stdout.read(1 << 18):
+                    sink.write(chunk)
+                    await sink.drain()
+                code = await producer.wait()
+                await draining
+            else:
+                assert source is not None
+                code = 0
+                with source.open("rb") as handle:
+                    while chunk := await asyncio.to_thread(handle.read, 1 << 20):
+                        sink.write(chunk)
+                        await sink.drain()
+            if code == 0:
+                sink.write(epilogue)
+                await sink.drain()
+            return code
+        except (BrokenPipeError, ConnectionResetError):
+            return 0  # psql stopped reading (ON_ERROR_STOP): its own exit code says why
+        finally:
+            sink.close()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                await sink.wait_closed()
+
+    try:
+        stderr_task = asyncio.create_task(drain(consumer))
+        feeder_code = await pump()
+        tool_code = await consumer.wait()
+        await stderr_task
+        for process in processes[1:]:
+            if process.returncode is None:
+                await _stop(process)
+    except BaseException:
+        for process in processes:
+            await _stop(process)
+        raise
+    if feeder_code != 0:
+        lines.append(f"error: {feeder.name if feeder else 'the source'} exited with code {feeder_code} mid-stream")
+    return ToolRun(returncode=tool_code or feeder_code, stderr_tail=tuple(lines))
+
+
 async def _spawn(
     tool: ToolInfo, args: Sequence[str], stdout: int, env: dict[str, str], *, stdin: int | None
 ) -> asyncio.subprocess.Process:

@@ -7,11 +7,18 @@ to know whether to ask for a typed confirmation) and then :func:`restore`;
 
 Order of a restore: the plan (refused if the target holds objects and
 ``clean`` is off) → integrity checks of the backup (size, SHA-256, readable
-table of contents) → a safety backup of a protected target → the new database
-(``target_db``) → pg_restore/psql with ``--exit-on-error`` / ``ON_ERROR_STOP``,
-in one transaction where the format allows → the Alembic revision and every
-table's row count compared with the manifest.  A new database whose restore
-fails is dropped again.
+table of contents) → then, by the plan's mode:
+
+- ``swap`` (over an environment, the default): a copy ``<db>__restore_<time>`` is
+  created beside the database, restored into (pg_restore ``--jobs``), checked (every
+  table's row count, the table set and the Alembic revision against the manifest);
+  other sessions are waited for (or terminated); both names are swapped in one
+  transaction, the old database kept as ``<db>__before_restore_<time>``.  Any failure
+  before the swap drops the copy: the environment is exactly as it was.
+- ``in-place`` (no privilege to swap, ``--in-place``, data-only or table backups): a
+  safety backup of a protected target, then pg_restore/psql in ONE transaction (a
+  data-only stream is committed only once it arrived whole), then the checks.
+- ``new-database``: the database is created, restored into, checked; dropped on failure.
 """
 
 from __future__ import annotations
@@ -26,8 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from syncdb_tui.core.backups.manifest import BackupManifest
-from syncdb_tui.core.backups.process import ToolRun, run_pipeline, run_tool
+from syncdb_tui.core.backups.process import ToolRun, run_relay, run_tool
 from syncdb_tui.core.backups.restore_plan import RestorePlan, find_backup, plan_restore, restore_command
+from syncdb_tui.core.backups.swap import Session, create_copy, drop_stale_copies, make_way, swap
 from syncdb_tui.core.errors import OperationError, RefusedError
 from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
 from syncdb_tui.core.sqltext import quote_ident
@@ -46,11 +54,14 @@ __all__ = [
     "check_integrity",
     "compare_tables",
     "create_database",
+    "current_revisions",
+    "differences",
     "drop_database",
     "find_backup",
     "plan_restore",
     "restore",
     "restore_command",
+    "tables_of",
 ]
 
 _PROCESSING = re.compile(r'processing data for table "(?P<name>.+)"')
@@ -87,6 +98,14 @@ class RestoreResult:
     """The row recording this restore in the restored database's ledger (set by ``core.changes.recorded``)."""
     ledger_problem: str = ""
     """Why the restore could not be recorded in the ledger (empty when it was)."""
+    mode: str = "in-place"
+    """``new-database``, ``swap`` or ``in-place`` (see :class:`RestorePlan`)."""
+    previous_database: str | None = None
+    """``swap``: the environment's former database, kept under this name until dropped."""
+    terminated: tuple[Session, ...] = ()
+    """``swap``: sessions ended to make way (``terminate``)."""
+    backup_of: str = ""
+    """The environment the backup was taken of."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -100,6 +119,10 @@ class RestoreResult:
             "duration_seconds": self.duration_seconds,
             "tool": self.tool.to_json(),
             "ledger_id": self.ledger_id,
+            "mode": self.mode,
+            "previous_database": self.previous_database,
+            "terminated_sessions": [session.to_json() for session in self.terminated],
+            "backup_of": self.backup_of,
         }
 
 
@@ -194,26 +217,39 @@ async def restore(
     target_db: str | None = None,
     clean: bool = False,
     safety_backup: bool = True,
-    jobs: int = 1,
+    jobs: int | None = None,
+    in_place: bool = False,
+    wait_seconds: float = 30.0,
+    terminate: bool = False,
     progress: ProgressCallback | None = None,
 ) -> RestoreResult:
     """Restore a backup into ``env``'s database, or into a new database ``target_db`` on its server.
 
     Front ends call ``core.changes.recorded.restore`` instead: it records the restore in
     the ledger.  The caller asks first what the policy asks for
-    (``core.changes.recorded.restore_requirements``).
+    (``core.changes.recorded.restore_requirements``).  Over an environment the backup is
+    rebuilt beside the database and swapped in (``wait_seconds`` for other sessions to
+    leave, or ``terminate`` them), unless the plan says in place.
 
     Raises:
         UsageError: no such backup or impossible options.
         RefusedError: the target holds objects and ``clean`` is off, the database exists,
-            or the backup fails its integrity checks (nothing was changed).
+            the backup fails its integrity checks, or sessions stay connected (nothing was changed).
         UnreachableError: the server cannot be reached.
-        OperationError: pg_restore/psql failed (a new database is dropped again), or the
-            restored row counts or Alembic revision differ from the manifest.
+        OperationError: pg_restore/psql failed, or the restored row counts, tables or Alembic
+            revision differ from the manifest (the environment is as it was, except for a
+            new database or an in-place restore whose check failed after it committed).
     """
     started = time.monotonic()
     plan = await plan_restore(
-        config, backup_path, env=env, target_db=target_db, clean=clean, safety_backup=safety_backup, jobs=jobs
+        config,
+        backup_path,
+        env=env,
+        target_db=target_db,
+        clean=clean,
+        safety_backup=safety_backup,
+        jobs=jobs,
+        in_place=in_place,
     )
     if plan.refusal:
         raise RefusedError(
@@ -223,6 +259,11 @@ async def restore(
         )
     manifest = plan.manifest
     emit(progress, JobProgress(phase="checking the backup", detail=str(plan.backup)))
+    if plan.mode == "swap":
+        # the copy is thrown away on any failure: the integrity check runs beside its restore
+        return await _restore_beside(
+            plan, env, wait_seconds=wait_seconds, terminate=terminate, progress=progress, started=started
+        )
     await check_integrity(manifest, plan.tool)
     safety_path: Path | None = None
     if plan.safety_backup:
@@ -247,7 +288,7 @@ async def restore(
             ) from None
         if not run.ok:
             dropped = f"; the new database {plan.database} was dropped again" if plan.create_database else ""
-            rolled = "" if "--jobs" in " ".join(plan.args) else " (rolled back: it ran in one transaction)"
+            rolled = "" if plan.jobs > 1 else " (rolled back: it ran in one transaction)"
             raise OperationError(
                 f"{plan.tool.name} failed restoring {plan.backup.name} into {plan.database}{rolled}: "
                 f"{run.errors()}{dropped}",
@@ -258,10 +299,16 @@ async def restore(
     except BaseException:
         if plan.create_database:
             await asyncio.shield(drop_database(env, plan.database))
+        if safety_path is not None:
+            from syncdb_tui.core.backups.manifest import mark_failed_attempt
+
+            await asyncio.to_thread(mark_failed_attempt, safety_path)
         raise
     emit(progress, JobProgress(phase="comparing row counts with the manifest"))
     revisions, checks = await compare_tables(env, plan.database, manifest)
-    _raise_on_differences(plan, manifest, revisions, checks)
+    problems = differences(manifest, revisions, checks, await tables_of(env, plan.database))
+    if problems:
+        raise _differs(plan.database, problems, f"inspect {plan.database} before using it")
     return RestoreResult(
         backup=plan.backup,
         environment=env.name,
@@ -272,32 +319,127 @@ async def restore(
         tables=tuple(checks),
         duration_seconds=round(time.monotonic() - started, 3),
         tool=plan.tool,
+        mode=plan.mode,
+        backup_of=manifest.environment,
     )
 
 
-def _raise_on_differences(
-    plan: RestorePlan, manifest: BackupManifest, revisions: tuple[str, ...], checks: list[TableCheck]
-) -> None:
+async def _restore_beside(
+    plan: RestorePlan,
+    env: Environment,
+    *,
+    wait_seconds: float,
+    terminate: bool,
+    progress: ProgressCallback | None,
+    started: float,
+) -> RestoreResult:
+    """Restore into the copy, check it, make way, swap names; drop the copy on any failure before the swap."""
+    manifest, copy = plan.manifest, plan.copy_database
+    await drop_stale_copies(env)
+    checking = asyncio.create_task(check_integrity(manifest, plan.tool))
+    try:
+        emit(progress, JobProgress(phase=f"creating {copy} beside {plan.database}"))
+        await create_copy(env, copy)
+    except BaseException:
+        checking.cancel()
+        raise
+    try:
+        run = await _run_restore(plan, env, progress, 0)
+        await checking  # a damaged backup is refused, whatever pg_restore made of it
+        if not run.ok:
+            raise OperationError(
+                f"{plan.tool.name} failed restoring {plan.backup.name} into the copy {copy}: {run.errors()}; "
+                f"the copy was dropped and {plan.database} on {env.name} was not touched",
+                hint="read the error above; the backup itself is intact",
+                title="restore failed",
+            )
+        emit(progress, JobProgress(phase="comparing the copy with the manifest"))
+        revisions, checks = await compare_tables(env, copy, manifest)
+        problems = differences(manifest, revisions, checks, await tables_of(env, copy))
+        if problems:
+            raise _differs(copy, problems, f"the copy was dropped and {plan.database} on {env.name} was not touched")
+        emit(progress, JobProgress(phase=f"waiting for other sessions on {plan.database} to end"))
+        terminated = await make_way(env, wait_seconds=wait_seconds, terminate=terminate)
+        emit(progress, JobProgress(phase=f"swapping {copy} into place"))
+        await swap(env, copy, plan.previous_database, terminate=terminate)
+    except BaseException:
+        if not checking.done():
+            checking.cancel()
+        with contextlib.suppress(BaseException):
+            await checking
+        await asyncio.shield(drop_database(env, copy))
+        raise
+    return RestoreResult(
+        backup=plan.backup,
+        environment=env.name,
+        database=plan.database,
+        created_database=False,
+        safety_backup=None,
+        alembic_revisions=revisions,
+        tables=tuple(checks),
+        duration_seconds=round(time.monotonic() - started, 3),
+        tool=plan.tool,
+        mode="swap",
+        previous_database=plan.previous_database,
+        terminated=tuple(terminated),
+        backup_of=manifest.environment,
+    )
+
+
+async def current_revisions(env: Environment) -> tuple[str, ...]:
+    """The Alembic revisions ``env``'s database is at now (empty when it has none)."""
+    from syncdb_tui.core.backups.catalog import read_alembic_revisions
+    from syncdb_tui.core.envs.environments import connection
+
+    async with connection(env) as conn:
+        return await read_alembic_revisions(conn)
+
+
+async def tables_of(env: Environment, database: str) -> list[str]:
+    from syncdb_tui.core.backups.catalog import user_tables
+    from syncdb_tui.core.envs.environments import connection
+
+    async with connection(env, database=database) as conn:
+        return await user_tables(conn)
+
+
+def differences(
+    manifest: BackupManifest, revisions: tuple[str, ...], checks: list[TableCheck], tables: list[str] | None = None
+) -> list[str]:
+    """What a restored database (its Alembic ``revisions``, row ``checks`` and user ``tables``)
+    has that the manifest does not say (empty when it matches).
+
+    ``tables`` is compared as a set only for a backup of the whole database (syncdb's own
+    ledger schema aside): a restore must not bring tables the manifest does not name.
+    """
     problems = [
         f"{check.name}: {'missing' if check.actual is None else f'{check.actual} rows'}, "
         f"the manifest says {check.expected}"
         for check in checks
         if not check.ok
     ]
+    if tables is not None and not manifest.requested_tables and manifest.kind != "data":
+        named = {table.name for table in manifest.tables}
+        extra = sorted(name for name in tables if name not in named and not name.startswith("syncdb."))
+        if extra:
+            problems.append(f"tables the manifest does not name: {', '.join(extra[:10])}")
     carries_revision = manifest.includes_data and any(t.name.endswith("alembic_version") for t in manifest.tables)
     if carries_revision and tuple(sorted(revisions)) != tuple(sorted(manifest.alembic_revisions)):
         problems.append(
             f"alembic revision is {', '.join(revisions) or 'none'}, "
             f"the manifest says {', '.join(manifest.alembic_revisions) or 'none'}"
         )
-    if problems:
-        raise OperationError(
-            f"the restore into {plan.database} finished, but it differs from the backup's manifest: "
-            + "; ".join(problems[:10])
-            + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""),
-            hint=f"inspect {plan.database} before using it; the differences above are what is wrong",
-            title="restore verification failed",
-        )
+    return problems
+
+
+def _differs(database: str, problems: list[str], what_now: str) -> OperationError:
+    return OperationError(
+        f"the restore into {database} finished, but it differs from the backup's manifest: "
+        + "; ".join(problems[:10])
+        + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""),
+        hint=f"{what_now}; the differences above are what is wrong",
+        title="restore verification failed",
+    )
 
 
 async def _run_restore(
@@ -322,12 +464,22 @@ async def _run_restore(
                 ),
             )
 
-    emit(progress, JobProgress(phase=f"restoring into {plan.database}", done=0, total=total, unit="tables"))
+    emit(progress, JobProgress(phase=f"restoring into {plan.restore_database}", done=0, total=total, unit="tables"))
     application = f"syncdb restore {secrets.token_hex(4)}"
     extra_env = {"PGAPPNAME": application}
-    conninfo = env.conninfo.with_database(plan.database)
-    if plan.feeder is not None:
-        work = run_pipeline(plan.feeder, plan.feeder_args, plan.tool, plan.args, conninfo, extra_env=extra_env)
+    conninfo = env.conninfo.with_database(plan.restore_database)
+    if plan.prologue:
+        work = run_relay(
+            plan.tool,
+            plan.args,
+            conninfo,
+            prologue=plan.prologue.encode(),
+            epilogue=plan.epilogue.encode(),
+            feeder=plan.feeder,
+            feeder_args=plan.feeder_args,
+            source=None if plan.feeder else plan.manifest.path,
+            extra_env=extra_env,
+        )
     else:
         work = run_tool(plan.tool, plan.args, conninfo, on_line=on_line, extra_env=extra_env)
     if plan.create_database or lock_timeout <= 0:

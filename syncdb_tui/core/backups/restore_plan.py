@@ -4,11 +4,17 @@ Who calls what: ``core/restore.py`` calls :func:`plan_restore` before every
 restore, ``syncdb restore`` calls it to print ``--dry-run`` and to decide on the
 typed confirmation; ``core/backup_verify.py`` uses :func:`restore_command`.
 Nothing here changes a database.
+
+Three modes: ``new-database`` (``--target-db``); ``swap`` (over an environment: rebuilt
+beside in a copy, checked, then renamed into place, the current database kept); and
+``in-place`` in one transaction, where the swap is impossible (privileges, ``--in-place``)
+or the backup holds only part of the database (data-only, ``-t`` tables).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from syncdb_tui.core.backups.manifest import FORMAT_SUFFIXES, BackupManifest, load_entry
 from syncdb_tui.core.backups.process import command_line
+from syncdb_tui.core.backups.swap import Session, free_beside_names, sessions_on, swap_ability
 from syncdb_tui.core.errors import RefusedError, UsageError
 
 if TYPE_CHECKING:
@@ -64,12 +71,53 @@ class RestorePlan:
     feeder: ToolInfo | None = None
     """For a data-only restore that empties the tables first: the pg_restore whose SQL psql runs."""
     feeder_args: tuple[str, ...] = ()
+    mode: str = "in-place"
+    """``new-database``, ``swap`` (rebuilt beside, checked, renamed into place) or ``in-place``."""
+    mode_reason: str = ""
+    """Why a restore over an environment runs in place rather than beside (empty for the others)."""
+    copy_database: str = ""
+    """``swap``: the database the backup is restored into before the swap."""
+    previous_database: str = ""
+    """``swap``: the name the environment's current database keeps afterwards."""
+    current_revisions: tuple[str, ...] = ()
+    """The Alembic revisions the target is at now (empty for a new database)."""
+    sessions: tuple[Session, ...] = ()
+    """``swap``: other sessions connected to the environment's database now."""
+    jobs: int = 1
+    prologue: str = ""
+    """A data-only ``--clean``: what psql reads first (BEGIN and TRUNCATE)."""
+    epilogue: str = ""
+    """… and last, only once the whole stream arrived (COMMIT)."""
+
+    @property
+    def restore_database(self) -> str:
+        """Where pg_restore/psql writes: the copy for a swap, else :attr:`database`."""
+        return self.copy_database or self.database
+
+    @property
+    def cross_environment(self) -> bool:
+        return self.manifest.environment != self.environment
 
     @property
     def command(self) -> str:
-        if self.feeder is not None:
-            return f"{command_line(self.feeder, self.feeder_args)} | {command_line(self.tool, self.args)}"
+        if self.prologue:
+            source = command_line(self.feeder, self.feeder_args) if self.feeder else f"cat {self.manifest.path}"
+            return (
+                f"(echo {self.prologue.strip()!r}; {source} && echo {self.epilogue.strip()!r}) | "
+                f"{command_line(self.tool, self.args)}"
+            )
         return command_line(self.tool, self.args)
+
+    def describe_mode(self) -> str:
+        """How the restore runs, in a sentence."""
+        if self.mode == "new-database":
+            return f"into the new database {self.database}"
+        if self.mode == "swap":
+            return (
+                f"rebuilt beside as {self.copy_database} ({self.jobs} job(s)), checked against the manifest, then "
+                f"swapped in; the current {self.database} is kept as {self.previous_database}"
+            )
+        return f"in place, in one transaction ({self.mode_reason})"
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -87,6 +135,16 @@ class RestorePlan:
             "confirmation_reasons": list(self.confirmation_reasons),
             "kind": self.manifest.kind,
             "format": self.manifest.format,
+            "mode": self.mode,
+            "mode_reason": self.mode_reason,
+            "copy_database": self.copy_database or None,
+            "previous_database": self.previous_database or None,
+            "backup_of": self.manifest.environment,
+            "cross_environment": self.cross_environment,
+            "current_revisions": list(self.current_revisions),
+            "revisions_after": list(self.manifest.alembic_revisions),
+            "sessions": [session.to_json() for session in self.sessions],
+            "jobs": self.jobs,
         }
 
 
@@ -126,24 +184,14 @@ def dbname_arg(database: str) -> str:
 def restore_command(manifest: BackupManifest, database: str, *, clean: bool, jobs: int = 1) -> tuple[str, list[str]]:
     """The program (``pg_restore`` or ``psql``) and its arguments to restore ``manifest``'s backup.
 
-    A data-only backup restored with ``clean`` runs in psql, in one transaction that
-    first empties the backup's tables (``TRUNCATE``) and then loads them, so a failure
-    leaves the old rows in place; a custom/directory archive is fed to it by
-    ``pg_restore --file=-`` (see :func:`feeder_command`).
+    A data-only backup restored with ``clean`` runs in psql reading its standard input:
+    syncdb writes ``BEGIN`` and a ``TRUNCATE`` of the backup's tables, then the archive's
+    SQL (``pg_restore --file=-``, see :func:`feeder_command`), and ``COMMIT`` only once the
+    whole stream arrived, so neither a failure nor a stream cut short commits anything
+    (:func:`data_only_transaction`).
     """
     if manifest.kind == "data" and clean:
-        source = str(manifest.path) if manifest.format == "plain" else "-"
-        tables = ", ".join(table.name for table in manifest.tables)
-        return "psql", [
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "--single-transaction",
-            dbname_arg(database),
-            f"--command=TRUNCATE {tables}",
-            f"--file={source}",
-        ]
+        return "psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", dbname_arg(database), "--file=-"]
     if manifest.format == "plain":
         return "psql", [
             "-X",
@@ -165,11 +213,32 @@ def restore_command(manifest: BackupManifest, database: str, *, clean: bool, job
     return "pg_restore", args
 
 
+def data_only_transaction(manifest: BackupManifest) -> tuple[str, str]:
+    """``(prologue, epilogue)`` around a data-only ``--clean`` stream: BEGIN + TRUNCATE, and COMMIT."""
+    tables = ", ".join(table.name for table in manifest.tables)
+    return f"BEGIN;\nTRUNCATE {tables};\n", "\nCOMMIT;\n"
+
+
 def feeder_command(manifest: BackupManifest, *, clean: bool) -> list[str] | None:
     """pg_restore's arguments to turn an archive into SQL for psql, when the restore needs that."""
     if manifest.kind == "data" and clean and manifest.format != "plain":
         return ["--file=-", str(manifest.path)]
     return None
+
+
+def default_jobs(manifest: BackupManifest) -> int:
+    """Parallel pg_restore workers where the result is thrown away on failure: cores, at most 4."""
+    if manifest.format == "plain":
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+async def _current_revisions(env: Environment, database: str) -> tuple[str, ...]:
+    from syncdb_tui.core.backups.catalog import read_alembic_revisions
+    from syncdb_tui.core.envs.environments import connection
+
+    async with connection(env, database=database) as conn:
+        return await read_alembic_revisions(conn)
 
 
 async def _existing_objects(env: Environment, database: str) -> list[tuple[str, str]]:
@@ -204,14 +273,18 @@ async def plan_restore(
     target_db: str | None = None,
     clean: bool = False,
     safety_backup: bool = True,
-    jobs: int = 1,
+    jobs: int | None = None,
+    in_place: bool = False,
 ) -> RestorePlan:
     """What restoring ``backup_path`` into ``env`` (or a new ``target_db`` on its server) would do.
 
-    Reads the backup's manifest and the target's catalog; changes nothing.
+    Reads the backup's manifest and the target's catalog; changes nothing.  ``jobs``
+    ``None`` picks parallel workers where a failure only throws a copy away (a new
+    database, the copy of a swap); ``in_place`` forgoes the swap.
 
     Raises:
-        UsageError: no such backup, or options that cannot work (a bad name, --jobs with plain SQL).
+        UsageError: no such backup, or options that cannot work (a bad name, --jobs with plain SQL
+            or in place).
         RefusedError: the backup has no readable manifest.
         UnreachableError: the server cannot be reached.
         OperationError: no pg_restore/psql fits the server and the archive.
@@ -228,7 +301,7 @@ async def plan_restore(
             title="backup incomplete",
         )
     manifest = entry.manifest
-    if jobs < 1 or (jobs > 1 and manifest.format == "plain"):
+    if jobs is not None and (jobs < 1 or (jobs > 1 and manifest.format == "plain")):
         raise UsageError(
             f"--jobs {jobs} is not possible for a {manifest.format}-format backup",
             hint="parallel restore needs a custom or directory backup; drop --jobs",
@@ -239,11 +312,18 @@ async def plan_restore(
             hint="use letters, digits, _ . - (at most 63 characters)",
         )
     info = await probe(env)
-    program, _ = restore_command(manifest, "x", clean=clean, jobs=jobs)
-    tool = await asyncio.to_thread(find_tool, program, info.server_version_num, at_least=manifest.tool_version_num)
+    mode, mode_reason = await _mode(env, manifest, target_db=target_db, in_place=in_place)
+    if mode == "in-place" and jobs is not None and jobs > 1:
+        raise UsageError(
+            f"--jobs {jobs} is refused for a restore in place ({mode_reason}): parallel pg_restore gives up the "
+            "one transaction that keeps the environment whole when the restore fails",
+            hint="drop --jobs" + ("" if in_place else "; a restore rebuilt beside the database runs in parallel"),
+        )
+    chosen_jobs = (jobs or default_jobs(manifest)) if mode != "in-place" else 1
     database = target_db or env.database
     refusal = ""
     existing: list[tuple[str, str]] = []
+    current: tuple[str, ...] = ()
     if target_db is not None:
         if await _database_exists(env, target_db):
             refusal = (
@@ -251,11 +331,15 @@ async def plan_restore(
             )
     else:
         existing = await _existing_objects(env, database)
+        current = await _current_revisions(env, database)
     in_backup = {table.name for table in manifest.tables}
     if manifest.kind == "data":
         filled = await _tables_with_rows(env, database, [n for k, n in existing if k == "table" and n in in_backup])
         conflicts = [("table with rows", name) for name in filled]
         would_drop = [f"rows of table {name}" for name in filled]
+    elif mode == "swap":
+        conflicts = existing
+        would_drop = [f"{kind} {name}" for kind, name in existing]
     else:
         conflicts = existing
         would_drop = [f"{kind} {name}" for kind, name in existing if name in in_backup or kind != "table"]
@@ -267,15 +351,29 @@ async def plan_restore(
         holds = f"{database} on {env.name} already holds {len(conflicts)} object(s) ({shown}{more})"
         if not clean:
             refusal = f"{holds}; restoring over existing objects needs --clean"
-        elif manifest.format == "plain" and manifest.kind != "data":
-            refusal = f"{holds}, and a plain SQL backup cannot replace existing objects"
+        elif manifest.format == "plain" and manifest.kind != "data" and mode != "swap":
+            refusal = f"{holds}, and a plain SQL backup cannot replace existing objects in place"
         else:
             reasons.append(f"--clean replaces {len(would_drop)} existing object(s) in {database}")
     if env.protected and target_db is None and not refusal:
         reasons.append(f"{env.name} is a protected environment")
-    program, args = restore_command(manifest, database, clean=clean and needs_clean, jobs=jobs)
-    if program != tool.name:
-        tool = await asyncio.to_thread(find_tool, program, info.server_version_num, at_least=manifest.tool_version_num)
+    if target_db is None and manifest.environment != env.name and not refusal:
+        reasons.append(
+            f"the backup is of {manifest.environment} ({manifest.database}), not of {env.name}: "
+            f"{env.name} will hold {manifest.environment}'s data"
+        )
+    copy = previous = ""
+    sessions: tuple[Session, ...] = ()
+    if mode == "swap":
+        copy, previous = await free_beside_names(env)
+        sessions = tuple(await sessions_on(env, database))
+    prologue = epilogue = ""
+    if manifest.kind == "data" and clean and needs_clean:
+        prologue, epilogue = data_only_transaction(manifest)
+    program, args = restore_command(
+        manifest, copy or database, clean=clean and needs_clean and mode != "swap", jobs=chosen_jobs
+    )
+    tool = await asyncio.to_thread(find_tool, program, info.server_version_num, at_least=manifest.tool_version_num)
     feeder_args = feeder_command(manifest, clean=clean and needs_clean)
     feeder = None
     if feeder_args is not None:
@@ -293,9 +391,36 @@ async def plan_restore(
         args=tuple(args),
         existing_objects=tuple(f"{kind} {name}" for kind, name in existing),
         would_drop=tuple(would_drop) if clean else (),
-        safety_backup=bool(safety_backup and env.protected and target_db is None and existing),
+        safety_backup=bool(safety_backup and env.protected and mode == "in-place" and existing),
         refusal=refusal,
         confirmation_reasons=tuple(reasons),
         feeder=feeder,
         feeder_args=tuple(feeder_args or ()),
+        mode=mode,
+        mode_reason=mode_reason,
+        copy_database=copy,
+        previous_database=previous,
+        current_revisions=current,
+        sessions=sessions,
+        jobs=chosen_jobs,
+        prologue=prologue,
+        epilogue=epilogue,
     )
+
+
+async def _mode(
+    env: Environment, manifest: BackupManifest, *, target_db: str | None, in_place: bool
+) -> tuple[str, str]:
+    """``(mode, why in place)`` of a restore: ``new-database``, ``swap`` or ``in-place``."""
+    if target_db is not None:
+        return "new-database", ""
+    if manifest.kind == "data":
+        return "in-place", "a data-only backup holds only the rows of its tables"
+    if manifest.requested_tables:
+        return "in-place", "a backup of selected tables holds only part of the database"
+    if in_place:
+        return "in-place", "--in-place was asked for"
+    ability = await swap_ability(env)
+    if not ability.possible:
+        return "in-place", ability.reason
+    return "swap", ""

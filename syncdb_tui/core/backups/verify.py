@@ -14,12 +14,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from syncdb_tui.core.backups.integrity import readable_problem
-from syncdb_tui.core.backups.manifest import BackupEntry, BackupManifest, checksum, load_entry, size_of
+from syncdb_tui.core.backups.manifest import (
+    BackupEntry,
+    BackupManifest,
+    checksum,
+    load_entry,
+    record_verified,
+    size_of,
+)
 from syncdb_tui.core.backups.process import run_tool
 from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
 
 if TYPE_CHECKING:
     from syncdb_tui.core.envs.environments import Environment
+    from syncdb_tui.core.envs.tools import ToolInfo
 
 
 @dataclass(frozen=True)
@@ -64,8 +72,10 @@ async def verify_backup(
 ) -> VerifyResult:
     """Check a backup: manifest, size, SHA-256, readable TOC; with ``deep``, a trial restore.
 
-    The deep check restores into a scratch database on ``env``'s server, compares
-    every table's row count with the manifest, and drops the scratch database.
+    The deep check restores into a scratch database on ``env``'s server, checks its
+    identity against the manifest (the database the archive says it was dumped from,
+    the Alembic revision, the set of tables) and every table's row count, and drops the
+    scratch database.  A backup that passes is noted in ``backup_dir`` (``verified_note``).
 
     Raises:
         UsageError: ``deep`` without ``env``.
@@ -109,11 +119,14 @@ async def verify_backup(
             checks.append(await _deep_check(manifest, env, progress))
         else:
             checks.append(VerifyCheck("deep restore", False, "skipped: the file failed the checks above"))
-    return VerifyResult(entry.path, tuple(checks))
+    result = VerifyResult(entry.path, tuple(checks))
+    if result.ok:
+        await asyncio.to_thread(record_verified, manifest, deep=deep)
+    return result
 
 
 async def _deep_check(manifest: BackupManifest, env: Environment, progress: ProgressCallback | None) -> VerifyCheck:
-    from syncdb_tui.core.backups.restore import compare_tables, create_database, drop_database
+    from syncdb_tui.core.backups.restore import compare_tables, create_database, differences, drop_database, tables_of
     from syncdb_tui.core.backups.restore_plan import restore_command
     from syncdb_tui.core.envs.environments import probe
     from syncdb_tui.core.envs.tools import find_tool
@@ -130,10 +143,30 @@ async def _deep_check(manifest: BackupManifest, env: Environment, progress: Prog
         run = await run_tool(tool, args, env.conninfo.with_database(scratch))
         if not run.ok:
             return VerifyCheck("deep restore", False, f"{tool.name} failed: {run.errors()}")
-        _, tables = await compare_tables(env, scratch, manifest)
+        revisions, tables = await compare_tables(env, scratch, manifest)
+        present = await tables_of(env, scratch)
     finally:
         await asyncio.shield(drop_database(env, scratch))
-    wrong = [f"{t.name}: {t.actual} rows, manifest {t.expected}" for t in tables if not t.ok]
-    if wrong:
-        return VerifyCheck("deep restore", False, "; ".join(wrong[:10]))
-    return VerifyCheck("deep restore", True, f"{len(tables)} tables restored with the manifest's row counts")
+    problems = differences(manifest, revisions, tables, present)
+    source = await _archive_database(manifest, tool)
+    if source and source != manifest.database:
+        problems.insert(0, f"the archive was dumped from the database {source}, the manifest says {manifest.database}")
+    if problems:
+        return VerifyCheck("deep restore", False, "; ".join(problems[:10]))
+    revision = ", ".join(revisions) or "no revision"
+    return VerifyCheck(
+        "deep restore",
+        True,
+        f"{len(tables)} tables restored with the manifest's row counts, table set and revision ({revision})",
+    )
+
+
+async def _archive_database(manifest: BackupManifest, tool: ToolInfo) -> str:
+    """The database a custom/directory archive says it was dumped from (``""`` when unknown)."""
+    if manifest.format == "plain" or tool.name != "pg_restore":
+        return ""
+    run = await run_tool(tool, ["--list", str(manifest.path)], None, capture_stdout=True)
+    for line in run.stdout.splitlines():
+        if line.startswith(";") and "dbname:" in line:
+            return line.split("dbname:", 1)[1].strip()
+    return ""

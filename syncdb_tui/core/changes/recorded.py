@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from syncdb_tui.core.changes import ledger
 from syncdb_tui.core.changes.policy import Requirements, requirements
-from syncdb_tui.core.errors import OperationError
+from syncdb_tui.core.errors import OperationError, RefusedError
 from syncdb_tui.core.secrets import redact
 
 if TYPE_CHECKING:
@@ -101,14 +101,18 @@ async def restore(
     target_db: str | None = None,
     clean: bool = False,
     safety_backup: bool = True,
-    jobs: int = 1,
+    jobs: int | None = None,
+    in_place: bool = False,
+    wait_seconds: float = 30.0,
+    terminate: bool = False,
     progress: ProgressCallback | None = None,
 ) -> RestoreResult:
     """``core.backups.restore.restore``, recorded in the restored database's ledger (action ``restore``).
 
     The row holds the backup's path, the revisions before (over an existing database)
-    and after the restore, and the safety backup.  A restore over an existing database
-    that fails is recorded there as failed (a new database that fails is dropped again).
+    and after the restore, the mode, the previous database kept by a swap and the
+    safety backup.  A restore over an existing database that fails is recorded there as
+    failed (it was left as it was; a new database that fails is dropped again).
 
     Raises:
         what ``core.backups.restore.restore`` raises.
@@ -127,9 +131,14 @@ async def restore(
             clean=clean,
             safety_backup=safety_backup,
             jobs=jobs,
+            in_place=in_place,
+            wait_seconds=wait_seconds,
+            terminate=terminate,
             progress=progress,
         )
-    except OperationError as error:
+    except (OperationError, RefusedError) as error:
+        if isinstance(error, RefusedError) and error.title != "database in use":
+            raise  # refused before anything ran: nothing to record
         # over an existing database (rolled back, or restored but different from the manifest); a new
         # database is dropped again when pg_restore fails, kept when only the comparison failed
         await _record(
@@ -144,6 +153,10 @@ async def restore(
         )
         raise
     details["safety_backup"] = str(result.safety_backup) if result.safety_backup else None
+    details["mode"] = result.mode
+    details["previous_database"] = result.previous_database
+    if result.terminated:
+        details["terminated_sessions"] = [session.to_json() for session in result.terminated]
     row_id, problem = await _record(
         env,
         result.database,
