@@ -6,11 +6,15 @@ INSERT … SELECT over generate_series, then prints median and p95 latency of:
 
 - opening the table (catalog + first page) on an open session;
 - the next page at depth 5,000,000 by keyset, and by OFFSET (the baseline);
+- paging forward from depth 5,000,000 page after page (each request anchored on the page
+  before): the headline, without prefetch (as the app runs); and, for reference, with the
+  session's optional prefetch, 30 ms between requests like a key held down;
 - a sorted page on the indexed column (first page and one at depth 5,000,000);
 - an equality filter on the indexed column;
 
 and the process's memory (tracemalloc peak and RSS) while paging through
-1,000 pages. Targets: open ≤ 100 ms; any page ≤ 20 ms median; memory flat.
+1,000 pages. Targets: open ≤ 100 ms; any page ≤ 20 ms median; memory flat; next page
+at depth p95 ≤ 3 ms. The last line is ``RESULT explorer ratio=<p95 ms / 3 ms> target=1``.
 
     python benchmarks/bench_explorer.py [--rows 10000000] [--keep DIR]
 """
@@ -97,7 +101,30 @@ def line(label: str, figures: tuple[float, float], target: str = "") -> None:
     print(f"  {label:<48} median {median:9.2f} ms   p95 {p95:9.2f} ms  {target}")
 
 
-async def measure(session: ExplorerSession, rows: int, repeats: int) -> None:
+async def walk(
+    session: ExplorerSession, info: Any, view: ViewState, depth: int, pages: int, *, prefetch: bool, pause: float
+) -> tuple[float, float]:
+    """Median and p95 of ``pages`` successive next pages from ``depth`` (each anchored on the page before)."""
+    session.prefetch = prefetch
+    samples = []
+    anchor: tuple[Any, ...] = (depth,)
+    page = await session.page(info, view, "next", anchor)  # warm-up
+    anchor = page.keys[-1]
+    try:
+        for _ in range(pages):
+            if pause:
+                await asyncio.sleep(pause)
+            started = time.perf_counter()
+            page = await session.page(info, view, "next", anchor)
+            samples.append((time.perf_counter() - started) * 1000)
+            anchor = page.keys[-1]
+    finally:
+        session.prefetch = False
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+
+
+async def measure(session: ExplorerSession, rows: int, repeats: int) -> float:
     depth = rows // 2
     info = await session.describe(BIG)
     plain = ViewState(BIG)
@@ -133,6 +160,13 @@ async def measure(session: ExplorerSession, rows: int, repeats: int) -> None:
     line("filter k = 424242 (indexed)", await timed(lambda: session.page(info, equal, "first"), repeats), "≤ 20 ms")
     index = info.index_for("k")
     print(f"  (the sort on k is served by {'the index ' + index.name if index else 'a full scan'})")
+    pages = max(200, repeats * 4)
+    headline = await walk(session, info, plain, depth, pages, prefetch=False, pause=0.0)
+    line(f"next pages from depth {depth:,} ({pages}, one after another)", headline, "p95 ≤ 3 ms")
+    served = await walk(session, info, plain, depth, pages, prefetch=True, pause=0.03)
+    line("  the same with prefetch on, 30 ms apart (reference)", served)
+    session.prefetch = False
+    return headline[1]
 
 
 async def memory(session: ExplorerSession, pages: int) -> None:
@@ -170,10 +204,11 @@ async def run(server: EmbeddedServer, root: Path, rows: int, repeats: int, pages
     session = await open_session(config, "bench")
     print(f"session opened (connect + settings) in {(time.perf_counter() - started) * 1000:.1f} ms")
     try:
-        await measure(session, rows, repeats)
+        p95 = await measure(session, rows, repeats)
         await memory(session, pages)
     finally:
         await session.close()
+    print(f"RESULT explorer ratio={p95 / 3.0:.2f} target=1")
 
 
 def main() -> None:
@@ -184,7 +219,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="use (and keep) this directory for the server")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-explorer-"))
-    server = ensure_server(root / ".syncdb")
+    server = ensure_server(root / ".syncdb", idle_stop=0)
     try:
         print(f"building big: {args.rows:,} rows, PK on id, index on k …", flush=True)
         print(f"built in {build(server, args.rows):.1f} s; size {psql(server, 'bench', SIZE_SQL).strip()}")

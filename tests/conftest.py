@@ -28,6 +28,10 @@ from syncdb_tui.core.envs.embedded import EmbeddedServer, ensure_server
 
 from alembic_factory import write_syncdb_toml
 
+# Embedded servers started by tests (and the syncdb processes they run) stop with their last
+# user, as before the idle grace period; tests of the grace period set their own value.
+os.environ["SYNCDB_EMBEDDED_IDLE_STOP"] = "0"
+
 # fixtures shared by several test modules of one area (UI, explorer)
 pytest_plugins = ["fixtures_ui", "fixtures_explorer"]
 

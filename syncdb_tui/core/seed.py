@@ -147,6 +147,34 @@ def nonempty_requirements(env: Environment, question: str) -> Requirements:
     return requirements(env, "seed", extra_reasons=[f"{env.name} already holds data, and seed would {question}"])
 
 
+async def seed_question(config: Config, env: Environment) -> str:
+    """What seeding ``env`` would need to ask before it writes, asked before anything starts.
+
+    Returns ``""`` when the tables are empty, else the question for the typed-name
+    confirmation (the tables that already hold data).
+
+    Raises:
+        RefusedError: protected environment, or no tables to seed.
+        UnreachableError: the database cannot be reached.
+    """
+    from syncdb_tui.core.envs.environments import connection
+
+    refuse_protected(env)
+    async with connection(env) as conn:
+        tables = await user_tables(conn)
+        if not tables:
+            raise RefusedError(
+                f"{env.name} has no tables to seed (database {env.database})",
+                hint="run `syncdb migrate` (or `syncdb push` on dev) first",
+                title="nothing to seed",
+            )
+        filled = await tables_with_rows(conn, tables)
+    if not filled:
+        return ""
+    listing = ", ".join(filled[:6]) + (f" and {len(filled) - 6} more" if len(filled) > 6 else "")
+    return f"add seed rows to tables that already hold data ({listing})"
+
+
 async def seed_environment(
     config: Config,
     env: Environment,

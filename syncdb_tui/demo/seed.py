@@ -18,8 +18,9 @@ import hashlib
 import itertools
 import json
 import random
+import struct
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -464,6 +465,186 @@ GENERATORS: dict[str, Generator] = {
 }
 
 
+# ---------------------------------------------------------------- binary COPY
+# The big tables skip Python tuples (and asyncpg's per-value encoding): each batch is
+# written straight into PostgreSQL's binary COPY format, drawing from the batch's
+# random.Random exactly as the tuple generators above do, so both give the same rows.
+# Columns are ordered fixed-width first so one struct packs most of a row.
+
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+COPY_TRAILER = b"\xff\xff"
+ACTIVITY_US = (ACTIVITY_START - PG_EPOCH) // timedelta(microseconds=1)
+
+
+def _text_field(value: str) -> bytes:
+    data = value.encode()
+    return struct.pack(">i", len(data)) + data
+
+
+def _us(value: datetime) -> int:
+    """Microseconds since PostgreSQL's epoch: a timestamptz in binary COPY."""
+    return (value - PG_EPOCH) // timedelta(microseconds=1)
+
+
+MESSAGE_TAILS = (
+    tuple(_text_field("user") + _text_field(line) for line in USER_LINES),
+    tuple(_text_field("assistant") + _text_field(line) for line in ASSISTANT_LINES),
+)
+DOCUMENT_TAILS = tuple(
+    tuple(
+        _text_field(title) + _text_field(source.format(slug=title.lower().replace(" ", "-"))) for source in DOC_SOURCES
+    )
+    for title in DOC_TOPICS
+)
+
+
+def _messages_copy(rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[str, int]) -> bytes:
+    """Columns (id, conversation_id, created_at, role, content) of :func:`_messages`."""
+    first_conv, first_msg = base["aibotkit_conversations"], base["aibotkit_messages"]
+    per = plan_.messages_per_conversation
+    pairs = len(USER_LINES)
+    randrange, rand = rng.randrange, rng.random
+    head = struct.Struct(">hiqiiiq").pack
+    tails = MESSAGE_TAILS
+    out: list[bytes] = []
+    append = out.append
+    conv_start = ACTIVITY_US
+    topic = 0
+    for msg_id in range(start, stop):
+        offset = msg_id - first_msg
+        turn = offset % per
+        if turn == 0 or msg_id == start:
+            conv_index = offset // per
+            conv_start = ACTIVITY_US + ((conv_index * 104_729) % YEAR_SECONDS + randrange(3600)) * 1_000_000
+            topic = randrange(pairs)
+        created = conv_start + (turn * 20 + int(rand() * 15)) * 1_000_000
+        append(
+            head(5, 8, msg_id, 4, first_conv + offset // per, 8, created) + tails[turn % 2][(topic + turn // 2) % pairs]
+        )
+    return b"".join(out)
+
+
+def _analytics_copy(rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[str, int]) -> bytes:
+    """Columns (id, chatbot_id, date, message_count, unique_users, created_at) of :func:`_analytics`."""
+    first_bot, first_row = base["aibotkit_chatbots"], base["aibotkit_analytics"]
+    days = plan_.analytics_days
+    dates = [_us(ACTIVITY_START + timedelta(days=day)) for day in range(days)]
+    day_us = 86_400_000_000
+    created = [date + day_us + 300_000_000 for date in dates]
+    rand = rng.random
+    pack = struct.Struct(">hiqiiiqiiiiiq").pack
+    out: list[bytes] = []
+    append = out.append
+    for row_id in range(start, stop):
+        offset = row_id - first_row
+        day = offset % days
+        messages = int(rand() * 401)
+        users = min(messages, int(rand() * 81))
+        append(pack(6, 8, row_id, 4, first_bot + offset // days, 8, dates[day], 4, messages, 4, users, 8, created[day]))
+    return b"".join(out)
+
+
+def _conversations_copy(rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[str, int]) -> bytes:
+    """Columns (id, chatbot_id, session_id, guest_ip) of :func:`_conversations`."""
+    first_bot, first_conv = base["aibotkit_chatbots"], base["aibotkit_conversations"]
+    per = plan_.conversations_per_chatbot
+    getrandbits = rng.getrandbits
+    # inet in binary: family (2 = AF_INET), bits, is_cidr, address length, address
+    with_ip = struct.Struct(">hiiiii32siBBBBBBBB").pack
+    without_ip = struct.Struct(">hiiiii32si").pack
+    out: list[bytes] = []
+    append = out.append
+    for conv_id in range(start, stop):
+        bot = first_bot + (conv_id - first_conv) // per
+        bits = getrandbits(32)
+        session = b"%032x" % getrandbits(128)
+        if bits % 10:
+            append(
+                with_ip(
+                    4,
+                    4,
+                    conv_id,
+                    4,
+                    bot,
+                    32,
+                    session,
+                    8,
+                    2,
+                    32,
+                    0,
+                    4,
+                    11 + (bits >> 24) % 213,
+                    (bits >> 16) & 255,
+                    (bits >> 8) & 255,
+                    1 + (bits & 255) % 254,
+                )
+            )
+        else:
+            append(without_ip(4, 4, conv_id, 4, bot, 32, session, -1))
+    return b"".join(out)
+
+
+def _documents_copy(rng: random.Random, start: int, stop: int, plan_: Plan, base: dict[str, int]) -> bytes:
+    """Columns (id, chatbot_id, pinecone_id, title, source) of :func:`_documents`."""
+    first_bot, first_doc = base["aibotkit_chatbots"], base["aibotkit_documents"]
+    per = plan_.documents_per_chatbot
+    choice, getrandbits = rng.choice, rng.getrandbits
+    topics = range(len(DOC_TOPICS))
+    sources = range(len(DOC_SOURCES))
+    head = struct.Struct(">hiiiii28s").pack
+    out: list[bytes] = []
+    append = out.append
+    for doc_id in range(start, stop):
+        bot = first_bot + (doc_id - first_doc) // per
+        topic = choice(topics)
+        source = choice(sources)
+        append(head(5, 4, doc_id, 4, bot, 28, b"vec-%024x" % getrandbits(96)) + DOCUMENT_TAILS[topic][source])
+    return b"".join(out)
+
+
+BinaryGenerator = Callable[[random.Random, int, int, Plan, dict[str, int]], bytes]
+BINARY: dict[str, tuple[dict[str, str], BinaryGenerator]] = {
+    "aibotkit_messages": (
+        {
+            "id": "bigint",
+            "conversation_id": "integer",
+            "created_at": "timestamp with time zone",
+            "role": "character varying",
+            "content": "text",
+        },
+        _messages_copy,
+    ),
+    "aibotkit_analytics": (
+        {
+            "id": "bigint",
+            "chatbot_id": "integer",
+            "date": "timestamp with time zone",
+            "message_count": "integer",
+            "unique_users": "integer",
+            "created_at": "timestamp with time zone",
+        },
+        _analytics_copy,
+    ),
+    "aibotkit_conversations": (
+        {"id": "integer", "chatbot_id": "integer", "session_id": "character varying", "guest_ip": "inet"},
+        _conversations_copy,
+    ),
+    "aibotkit_documents": (
+        {
+            "id": "integer",
+            "chatbot_id": "integer",
+            "pinecone_id": "character varying",
+            "title": "character varying",
+            "source": "text",
+        },
+        _documents_copy,
+    ),
+}
+"""Tables written in binary COPY: the column types each encoder writes (in COPY order) and the encoder.
+Used only when the database's columns are exactly these types; otherwise the tuple path runs."""
+
+
 # ---------------------------------------------------------------- loading
 
 
@@ -479,20 +660,105 @@ def _batches(table: str, total: int, batch_size: int, first_id: int) -> Iterator
         yield number, origin + offset, origin + min(total, offset + batch_size)
 
 
-async def _existing_columns(conn: asyncpg.Connection) -> dict[str, list[str]]:
+async def _existing_columns(conn: asyncpg.Connection) -> dict[str, dict[str, str]]:
+    """The demo tables the database has: their columns, in order, with their types."""
     rows = await conn.fetch(
         """
-        SELECT c.table_name, c.column_name
+        SELECT c.table_name, c.column_name, c.data_type
         FROM information_schema.columns c
         WHERE c.table_schema = current_schema() AND c.table_name = ANY($1::text[])
         ORDER BY c.table_name, c.ordinal_position
         """,
         list(DEMO_TABLES),
     )
-    found: dict[str, list[str]] = {}
+    found: dict[str, dict[str, str]] = {}
     for row in rows:
-        found.setdefault(row["table_name"], []).append(row["column_name"])
+        found.setdefault(row["table_name"], {})[row["column_name"]] = row["data_type"]
     return found
+
+
+INDEX_REBUILD_ROWS = 20_000
+"""An empty table about to get at least this many rows has its plain indexes built after the load."""
+
+
+async def _set_aside_indexes(conn: asyncpg.Connection, tables: Sequence[str]) -> list[str]:
+    """Drop the plain secondary indexes of ``tables`` and return their definitions.
+
+    Building an index once over the loaded rows (one sort) is much cheaper than
+    inserting every row into it.  Only ordinary, valid, non-unique indexes that no
+    constraint, partition tree, extension or comment depends on are dropped; the
+    caller creates them again in the same transaction, so nobody sees them missing.
+    """
+    if not tables:
+        return []
+    rows = await conn.fetch(
+        """
+        SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+        FROM pg_index i
+        JOIN pg_class t ON t.oid = i.indrelid
+        JOIN pg_class ic ON ic.oid = i.indexrelid
+        WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY($1::text[])
+          AND t.relkind = 'r' AND ic.reltablespace = 0
+          AND NOT i.indisprimary AND NOT i.indisunique AND NOT i.indisexclusion
+          AND NOT i.indisclustered AND NOT i.indisreplident AND i.indisvalid AND i.indisready
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+          AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+          AND NOT EXISTS (SELECT 1 FROM pg_description d WHERE d.objoid = i.indexrelid)
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = i.indexrelid AND d.deptype = 'e')
+        ORDER BY i.indexrelid
+        """,
+        list(tables),
+    )
+    for row in rows:
+        await conn.execute(f"DROP INDEX {row['name']}")
+    return [row["definition"] for row in rows]
+
+
+async def _rebuild_indexes(conn: asyncpg.Connection, definitions: Sequence[str]) -> None:
+    if not definitions:
+        return
+    # a bigger sort memory for this transaction only: each index is one in-memory sort
+    await conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    for definition in definitions:
+        await conn.execute(definition)
+
+
+async def _empty(conn: asyncpg.Connection, table: str) -> bool:
+    return not await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{table}")')
+
+
+async def _copy_binary(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: list[str],
+    make: Callable[[tuple[int, int, int]], bytes],
+    batches: list[tuple[int, int, int]],
+    written: Callable[[int], None],
+) -> None:
+    """One binary COPY of every batch of ``table``, generating the next batch in a thread meanwhile."""
+
+    def prefetch(index: int) -> asyncio.Future[bytes] | None:
+        if index >= len(batches):
+            return None
+        return asyncio.ensure_future(asyncio.to_thread(make, batches[index]))
+
+    async def source() -> AsyncIterator[bytes]:
+        yield COPY_HEADER
+        upcoming = prefetch(0)
+        try:
+            for index in range(len(batches)):
+                assert upcoming is not None
+                data = await upcoming
+                upcoming = prefetch(index + 1)
+                yield data
+                _, start, stop = batches[index]
+                written(stop - start)
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()
+        yield COPY_TRAILER
+
+    await conn.copy_to_table(table, source=source(), columns=columns, format="binary")
 
 
 async def _first_ids(conn: asyncpg.Connection, tables: Sequence[str]) -> dict[str, int]:
@@ -531,6 +797,22 @@ def _make_batch(
     if len(keep) != len(COLUMNS[table]):
         records = [tuple(record[i] for i in keep) for record in records]
     return records
+
+
+def _make_binary_batch(
+    table: str, batch: tuple[int, int, int], *, seed_value: int, plan_: Plan, base: dict[str, int]
+) -> bytes:
+    """The rows of one batch as binary COPY tuples (the columns of ``BINARY[table]``, in that order)."""
+    number, start, stop = batch
+    return BINARY[table][1](_batch_rng(seed_value, table, number), start, stop, plan_, base)
+
+
+def _binary_columns(table: str, existing: dict[str, str]) -> list[str] | None:
+    """The COPY columns of the binary encoder of ``table`` when the database's columns fit it exactly."""
+    encoder = BINARY.get(table)
+    if encoder is None or any(existing.get(name) != kind for name, kind in encoder[0].items()):
+        return None
+    return list(encoder[0])
 
 
 def _prefetch(
@@ -580,12 +862,36 @@ async def seed(conn: asyncpg.Connection, options: SeedOptions) -> SeedResult:
     async with conn.transaction():
         await _skip_foreign_key_checks(conn)
         base = {table: 1 for table in IDENTITY_TABLES} | await _first_ids(conn, tables)
+        big = [table for table in tables if plan_.rows(table) >= INDEX_REBUILD_ROWS]
+        set_aside = await _set_aside_indexes(conn, [table for table in big if await _empty(conn, table)])
         for table in tables:
             wanted = [name for name in COLUMNS[table] if name in existing[table]]
             keep = [COLUMNS[table].index(name) for name in wanted]
             rows_written = 0
             first = base.get(table, 0)
             batches = list(_batches(table, plan_.rows(table), options.batch_size, first))
+            binary_columns = _binary_columns(table, existing[table])
+            if binary_columns is not None:
+
+                def written(rows: int, table: str = table) -> None:
+                    nonlocal rows_written, done
+                    rows_written += rows
+                    done += rows
+                    emit(
+                        options.progress,
+                        JobProgress(
+                            phase=f"seeding {table}",
+                            done=done,
+                            total=total,
+                            unit="rows",
+                            detail=f"{rows_written:,}/{plan_.rows(table):,} rows",
+                        ),
+                    )
+
+                make_binary = partial(_make_binary_batch, table, seed_value=options.seed, plan_=plan_, base=base)
+                await _copy_binary(conn, table, binary_columns, make_binary, batches, written)
+                counts[table] = rows_written
+                continue
             make = partial(_make_batch, table, seed_value=options.seed, plan_=plan_, base=base, keep=keep)
             upcoming = _prefetch(make, batches, 0)
             try:
@@ -610,6 +916,12 @@ async def seed(conn: asyncpg.Connection, options: SeedOptions) -> SeedResult:
                 if upcoming is not None:
                     upcoming.cancel()
             counts[table] = rows_written
+        if set_aside:
+            emit(
+                options.progress,
+                JobProgress(phase=f"building {len(set_aside)} indexes", done=done, total=total, unit="rows"),
+            )
+        await _rebuild_indexes(conn, set_aside)
         await _reset_sequences(conn, tables)
     # fresh statistics, so planners and the risk engine's size estimates see the new rows
     if tables:

@@ -160,6 +160,14 @@ class ExplorerSession:
         self.page_size = page_size
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
+        self.prefetch = False
+        """Fetch the page after a cheap "first"/"next" page in the background, for the next keypress.
+
+        Off by default: a page served from the prefetch may be up to ``PREFETCH_TTL`` old, so a
+        change made meanwhile by another session (even a dropped table) shows only on the page after."""
+        self._ahead: _Ahead | None = None
+        self._uses = 0
+        """Bumped by every use of the connection but a prefetch: a prefetched page older than any of them is stale."""
 
     @property
     def read_only(self) -> bool:
@@ -183,6 +191,7 @@ class ExplorerSession:
         return conn
 
     async def close(self) -> None:
+        self._drop_ahead()
         if self._conn is not None and not self._conn.is_closed():
             try:
                 await asyncio.wait_for(self._conn.close(), timeout=2)
@@ -191,8 +200,12 @@ class ExplorerSession:
         self._conn = None
 
     @asynccontextmanager
-    async def connection(self, table: TableRef | None = None) -> AsyncIterator[asyncpg.Connection]:
+    async def connection(
+        self, table: TableRef | None = None, *, _prefetch: bool = False
+    ) -> AsyncIterator[asyncpg.Connection]:
         """The session's connection (reopened if it was lost), one user at a time, errors translated."""
+        if not _prefetch:
+            self._uses += 1
         async with self._lock:
             if self._conn is None or self._conn.is_closed():
                 self._conn = await self.new_connection()
@@ -224,11 +237,84 @@ class ExplorerSession:
     ) -> Page:
         """The first/last page, or the page after/before the row whose ordering key is ``anchor``.
 
+        With :attr:`prefetch` on, after a cheap "first" or "next" page the following one is
+        fetched in the background: paging forward is then served from memory.
+        A prefetched page is used only for exactly that request, when nothing else
+        has used the connection since it was fetched and it is under two seconds old.
+
         Raises:
             UsageError: a filter value does not fit its column's type.
             OperationError: the table was dropped or changed, or the statement timed out.
             UnreachableError: the connection was lost (the next call reconnects).
         """
+        found = await self._take_ahead(info, view, direction, anchor)
+        page = found if found is not None else await self._fetch_page(info, view, direction, anchor)
+        if (
+            self.prefetch
+            and direction in ("first", "next")
+            and page.has_next
+            and page.keys
+            and info.has_ctid
+            and page.elapsed_ms <= PREFETCH_BELOW_MS
+        ):
+            self._start_ahead(info, view, page.keys[-1])
+        return page
+
+    async def _take_ahead(
+        self, info: TableInfo, view: ViewState, direction: Direction, anchor: Sequence[Any] | None
+    ) -> Page | None:
+        """The prefetched page if it answers exactly this request and is still fresh, else ``None``."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        fresh = (
+            direction == "next"
+            and anchor is not None
+            and ahead.info is info
+            and ahead.view == view
+            and ahead.uses == self._uses
+            and time.monotonic() - ahead.started < PREFETCH_TTL
+        )
+        try:
+            fresh = fresh and tuple(anchor or ()) == ahead.anchor
+        except Exception:  # values that cannot be compared: not the same request
+            fresh = False
+        if not fresh:
+            if not ahead.task.done():
+                ahead.task.cancel()
+            return None
+        try:
+            page = await asyncio.shield(ahead.task)
+        except asyncio.CancelledError:
+            if ahead.task.cancelled():
+                return None
+            raise
+        except Exception:  # the prefetch failed: fetch again, so the error comes from the real request
+            return None
+        return page if ahead.uses == self._uses else None
+
+    def _start_ahead(self, info: TableInfo, view: ViewState, anchor: tuple[Any, ...]) -> None:
+        async def fetch() -> Page:
+            return await self._fetch_page(info, view, "next", anchor, prefetch=True)
+
+        task = asyncio.ensure_future(fetch())
+        task.add_done_callback(_ignore_result)
+        self._ahead = _Ahead(info, view, tuple(anchor), self._uses, time.monotonic(), task)
+
+    def _drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and not ahead.task.done():
+            ahead.task.cancel()
+
+    async def _fetch_page(
+        self,
+        info: TableInfo,
+        view: ViewState,
+        direction: Direction,
+        anchor: Sequence[Any] | None,
+        *,
+        prefetch: bool = False,
+    ) -> Page:
         if not info.has_ctid:
             return await self._offset_page(info, view, direction, anchor)
         keys = ordering_keys(info, view.sort)
@@ -246,7 +332,7 @@ class ExplorerSession:
             limit=self.page_size,
         )
         started = time.perf_counter()
-        async with self.connection(info.table) as conn:
+        async with self.connection(info.table, _prefetch=prefetch) as conn:
             records = await conn.fetch(query.sql, *query.params)
         elapsed = (time.perf_counter() - started) * 1000
         more = len(records) > self.page_size
@@ -364,6 +450,30 @@ class ExplorerSession:
                 hint="edit data through a reviewed migration, or open a non-protected environment",
                 title="read-only environment",
             )
+
+
+PREFETCH_BELOW_MS = 50.0
+"""Only a page that took less than this is followed by a prefetch (a slow one would hold the connection)."""
+PREFETCH_TTL = 2.0
+"""Seconds a prefetched page may be served after it was fetched."""
+
+
+@dataclass(frozen=True)
+class _Ahead:
+    """A page being fetched in the background: the request it answers and the task fetching it."""
+
+    info: TableInfo
+    view: ViewState
+    anchor: tuple[Any, ...]
+    uses: int
+    started: float
+    task: asyncio.Future[Page]
+
+
+def _ignore_result(task: asyncio.Future[Page]) -> None:
+    """Retrieve a prefetch's outcome so an unused failure is not reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def follow_foreign_key(info: TableInfo, column: str, row: dict[str, Any]) -> tuple[ForeignKey, ViewState]:
