@@ -177,10 +177,10 @@ async def wait_for_blocked_dump(conn: asyncpg.Connection, timeout: float = 20.0)
     raise AssertionError("pg_dump never started waiting for the lock")
 
 
-def child_processes(name: str) -> list[int]:
-    """Pids of running processes called ``name`` whose parent is this process."""
+def child_processes(name: str, parent: int | None = None) -> list[int]:
+    """Pids of running processes called ``name`` whose parent is ``parent`` (default: this process)."""
     pids = []
-    me = os.getpid()
+    me = os.getpid() if parent is None else parent
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue

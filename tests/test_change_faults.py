@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fixtures_backup import child_processes
 
 from syncdb_tui.config import load_config
 from syncdb_tui.core.changes import ledger
@@ -28,6 +29,11 @@ def version(psql_exec: Callable[..., str], url: str) -> str:
     return psql_exec(url, "SELECT string_agg(version_num, ',') FROM alembic_version;").strip()
 
 
+def sleeping(psql_exec: Callable[..., str], url: str) -> int:
+    """Backends running the slow revision's pg_sleep."""
+    return int(psql_exec(url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%';").strip())
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -35,23 +41,6 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
             return
         time.sleep(0.2)
     raise AssertionError("timed out waiting")
-
-
-def children_named(parent: int, name: str) -> list[int]:
-    """Pids of live processes called ``name`` whose parent is ``parent``."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if comm == name and int(fields[1]) == parent and fields[0] != "Z":
-            pids.append(int(entry.name))
-    return pids
 
 
 def start_cli(root: Path, *args: str) -> subprocess.Popen[str]:
@@ -91,24 +80,14 @@ def test_kill_9_of_syncdb_mid_revision_leaves_it_absent_and_the_ledger_says_inte
     root, url = slow_project
     proc = start_cli(root, "migrate", "--json")
     try:
-        wait_for(
-            lambda: (
-                psql_exec(url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%';").strip()
-                == "1"
-            )
-        )
+        wait_for(lambda: sleeping(psql_exec, url) == 1)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
     # the server ends the dead client's session and rolls back r0003's transaction
-    wait_for(
-        lambda: (
-            psql_exec(url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%';").strip()
-            == "0"
-        )
-    )
+    wait_for(lambda: sleeping(psql_exec, url) == 0)
     assert version(psql_exec, url) == "r0002"  # r0001, r0002 committed one transaction each; r0003 absent
     assert psql_exec(url, "SELECT to_regclass('slow_t') IS NULL;").strip() == "t"
     assert psql_exec(url, "SELECT result FROM syncdb.ledger ORDER BY id DESC LIMIT 1;").strip() == "running"
@@ -177,8 +156,8 @@ def test_kill_9_of_pg_dump_during_the_pre_change_backup_changes_nothing(tmp_path
                 != "0"
             )
         )
-        assert children_named(proc.pid, "pg_dump")
-        for pid in children_named(proc.pid, "pg_dump"):
+        assert child_processes("pg_dump", proc.pid)
+        for pid in child_processes("pg_dump", proc.pid):
             os.kill(pid, signal.SIGKILL)
         code = proc.wait(timeout=120)
         err = proc.stderr.read() if proc.stderr else ""
@@ -204,12 +183,7 @@ def test_server_connection_gone_mid_revision_is_reported_with_where_the_database
     root, url = slow_project
     proc = start_cli(root, "migrate", "--json")
     try:
-        wait_for(
-            lambda: (
-                psql_exec(url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%';").strip()
-                == "1"
-            )
-        )
+        wait_for(lambda: sleeping(psql_exec, url) == 1)
         # an operator (or a failover) terminates the migration's backend
         psql_exec(
             url,

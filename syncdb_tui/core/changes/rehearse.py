@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from syncdb_tui.core.errors import RefusedError, UsageError
 from syncdb_tui.core.events import JobProgress, ProgressCallback, emit
+from syncdb_tui.core.risk.locks import LOCK_MODE_NAMES
 
 if TYPE_CHECKING:
     import asyncpg
@@ -67,16 +68,6 @@ _IGNORED = re.compile(
 )
 """syncdb's and the driver's own bookkeeping, not the migration's statements."""
 
-_MODE_NAMES = {
-    "AccessShareLock": "ACCESS SHARE",
-    "RowShareLock": "ROW SHARE",
-    "RowExclusiveLock": "ROW EXCLUSIVE",
-    "ShareUpdateExclusiveLock": "SHARE UPDATE EXCLUSIVE",
-    "ShareLock": "SHARE",
-    "ShareRowExclusiveLock": "SHARE ROW EXCLUSIVE",
-    "ExclusiveLock": "EXCLUSIVE",
-    "AccessExclusiveLock": "ACCESS EXCLUSIVE",
-}
 _STRONG = ("ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE")
 
 
@@ -313,7 +304,7 @@ class _Sampler:
                 key = (row["query_start"], query)
                 seen = self.statements.setdefault(key, [now, now])
                 seen[1] = now
-                mode = _MODE_NAMES.get(str(row["mode"]), str(row["mode"]))
+                mode = LOCK_MODE_NAMES.get(str(row["mode"]), str(row["mode"]))
                 relation = str(row["relation"])
                 if mode and relation and not relation.startswith("pg_"):
                     lock_key = (mode, relation, row["xact_start"])
