@@ -282,3 +282,25 @@ async def test_prune_keeps_the_newest_verified_backup_of_a_protected_environment
     assert [entry.path for entry in await list_backups(project.config)] == [prod_backups[1].path]
     assert not database_exists(pg_server, swapped.previous_database)
     assert [item for item in await list_kept(project.dev) if item.kind == "previous"] == []
+
+
+async def test_a_restore_waits_for_no_migration_and_refuses_while_one_runs(
+    project: Project, pg_server: EmbeddedServer
+) -> None:
+    """A migration running while the copy is built would be lost at the swap: the restore takes the migration lock."""
+    from syncdb_tui.core.envs.sessions import advisory_key
+
+    manifest = await backup(project.dev, project.config, BackupOptions())
+    before = table_fingerprints(pg_server, project.dev_db)
+    holder = await asyncpg.connect(
+        pg_server.url(project.dev_db), server_settings={"application_name": "syncdb migrate (other)"}
+    )
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1)", advisory_key(project.dev_db))
+        with pytest.raises(OperationError) as caught:
+            await restore(project.config, manifest.path, env=project.dev, clean=True)
+        assert "migration lock" in caught.value.message and "syncdb migrate (other)" in caught.value.message
+    finally:
+        await holder.close()
+    assert table_fingerprints(pg_server, project.dev_db) == before
+    assert _copies(pg_server, project.dev_db) == []

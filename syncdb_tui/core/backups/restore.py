@@ -324,6 +324,10 @@ async def restore(
     )
 
 
+MIGRATION_LOCK_WAIT = 10.0
+"""Seconds a restore over an environment waits for a running migration's lock before it gives up."""
+
+
 async def _restore_beside(
     plan: RestorePlan,
     env: Environment,
@@ -334,14 +338,25 @@ async def _restore_beside(
     started: float,
 ) -> RestoreResult:
     """Restore into the copy, check it, make way, swap names; drop the copy on any failure before the swap."""
+    from syncdb_tui.core.envs.environments import connect
+    from syncdb_tui.core.envs.sessions import acquire_advisory_lock
+
     manifest, copy = plan.manifest, plan.copy_database
     await drop_stale_copies(env)
+    # no migration may run while the copy is built: it would be lost at the swap
+    lock_conn = await connect(env, server_settings={"application_name": "syncdb restore lock"})
+    try:
+        await acquire_advisory_lock(lock_conn, env.database, MIGRATION_LOCK_WAIT)
+    except BaseException:
+        await lock_conn.close()
+        raise
     checking = asyncio.create_task(check_integrity(manifest, plan.tool))
     try:
         emit(progress, JobProgress(phase=f"creating {copy} beside {plan.database}"))
         await create_copy(env, copy)
     except BaseException:
         checking.cancel()
+        await lock_conn.close()
         raise
     try:
         run = await _run_restore(plan, env, progress, 0)
@@ -358,6 +373,8 @@ async def _restore_beside(
         problems = differences(manifest, revisions, checks, await tables_of(env, copy))
         if problems:
             raise _differs(copy, problems, f"the copy was dropped and {plan.database} on {env.name} was not touched")
+        # the migration lock's session is on the live database: it must be gone before the rename
+        await lock_conn.close()
         emit(progress, JobProgress(phase=f"waiting for other sessions on {plan.database} to end"))
         terminated = await make_way(env, wait_seconds=wait_seconds, terminate=terminate)
         emit(progress, JobProgress(phase=f"swapping {copy} into place"))
@@ -367,6 +384,8 @@ async def _restore_beside(
             checking.cancel()
         with contextlib.suppress(BaseException):
             await checking
+        with contextlib.suppress(BaseException):
+            await lock_conn.close()
         await asyncio.shield(drop_database(env, copy))
         raise
     return RestoreResult(
