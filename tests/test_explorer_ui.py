@@ -28,7 +28,7 @@ from syncdb_tui.ui.screens.explorer_modals import (
     InsertRowModal,
     TextModal,
 )
-from syncdb_tui.ui.widgets.explorer_grid import DataGrid
+from syncdb_tui.ui.widgets.explorer_grid import DataGrid, cut_hint
 from syncdb_tui.ui.widgets.explorer_structure import render_structure
 from syncdb_tui.ui.widgets.explorer_tree import TableTree
 
@@ -179,6 +179,25 @@ async def test_filter_builder_binds_values(config: Config) -> None:
         assert grid_ids(pilot) == list(range(1, 21))
 
 
+async def test_filter_value_survives_tab_to_the_buttons_and_back(config: Config) -> None:
+    app = ExplorerApp(config, table="customers")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "f")
+        modal = await wait_for_screen(pilot, FilterModal)
+        modal.query_one("#filter-operator", Select).value = Operator.LIKE
+        value = modal.query_one("#filter-value", Input)
+        await pilot.press(*"customer 001", "tab")
+        assert app.focused is not None and app.focused.id == "filter-apply"
+        assert value.value == "customer 001"
+        await pilot.press("shift+tab", "%")  # back in the field, typing adds to the text (nothing selected)
+        assert app.focused is value and value.value == "customer 001%"
+        await pilot.press("tab", "enter")  # Apply from the button uses the kept text
+        await settle(pilot)
+        assert grid_ids(pilot) == list(range(10, 20))
+        assert "where name like 'customer 001%'" in info_line(pilot)
+
+
 async def test_follow_a_foreign_key_and_come_back(config: Config) -> None:
     app = ExplorerApp(config, table="orders")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -220,6 +239,39 @@ async def test_grid_shows_null_apart_from_empty_text_and_truncates(config: Confi
         assert str(empty_name) == "" and str(null_tier) == "NULL" and "italic" in str(null_tier.style)
         profile = str(grid.get_cell_at(Coordinate(0, 5)))
         assert profile.endswith("…") and len(profile) == 40
+
+
+def test_cut_hint_counts_whole_columns_in_view() -> None:
+    assert cut_hint([10, 10, 10], 0, 30) == ""
+    assert cut_hint([10, 10, 10], 0, 25) == "showing 2 of 3 columns — → scrolls"
+    assert cut_hint([10, 10, 10], 10, 20) == "showing 2 of 3 columns — ← scrolls"
+    assert cut_hint([10, 10, 10, 10], 10, 20, start=1) == "showing 1 of 4 columns — ← → scrolls"
+
+
+async def test_hint_line_when_the_grid_is_cut(config: Config) -> None:
+    app = ExplorerApp(config, table="customers")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = explorer(pilot)
+        hint = screen.query_one("#grid-hint", Static)
+        grid = screen.query_one(DataGrid)
+        total = len(grid.info.columns) if grid.info else 0
+        assert hint.display and f" of {total} columns — → scrolls" in str(hint.render())
+        for _ in range(total):
+            await pilot.press("right")
+        await settle(pilot)
+        assert "← scrolls" in str(hint.render())  # at the last column: only left is left
+        await pilot.press("s")  # structure view: no grid, no hint
+        await settle(pilot)
+        assert not hint.display
+        await pilot.press("s")
+        await settle(pilot)
+        assert hint.display
+    wide = ExplorerApp(config, table="orders")
+    async with wide.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        hint = explorer(pilot).query_one("#grid-hint", Static)
+        assert not hint.display and str(hint.render()) == ""  # every column fits: no hint
 
 
 async def test_edit_a_cell_on_dev_after_confirming_the_sql(

@@ -157,3 +157,118 @@ class TestLegibility:
         """m on prod is refused for its HIGH finding: the checklist shows the plan, cursor on the ack item."""
         app = make_app(snap_project, env="prod")
         assert snap_compare(app, terminal_size=size, run_before=keys_then(["m"]))
+
+
+GENERATED_SQL = """\
+BEGIN;
+ALTER TABLE documents ADD COLUMN pinned BOOLEAN DEFAULT false NOT NULL;
+CREATE INDEX ix_documents_pinned ON documents (pinned);
+ALTER TABLE documents ALTER COLUMN body SET NOT NULL;
+UPDATE alembic_version SET version_num='c0ffee000001' WHERE alembic_version.version_num = 'm002';
+COMMIT;
+"""
+
+
+def ledger_entries() -> list[Any]:
+    """Two fixed ledger rows (newest first): an ok migrate with its backup, a failed downgrade."""
+    from datetime import UTC, datetime
+
+    from syncdb_tui.core.changes.ledger import LedgerEntry
+
+    def at(hour: int) -> datetime:
+        return datetime(2026, 1, 2, hour, 30, tzinfo=UTC)
+
+    return [
+        LedgerEntry(
+            id=2,
+            plan_id="",
+            action="migrate",
+            environment="prod",
+            from_revisions=("a003",),
+            to_revisions=("m002",),
+            revisions=({"revision": "m001", "sha256": "0" * 64}, {"revision": "m002", "sha256": "1" * 64}),
+            operator="ops",
+            host="deploy-1",
+            application_name="syncdb migrate",
+            started_at=at(12),
+            finished_at=at(12),
+            result="ok",
+            error="",
+            backup_path="backups/backup_prod_20260102_123000.dump",
+            postflight={"problems": [], "drift": []},
+        ),
+        LedgerEntry(
+            id=1,
+            plan_id="",
+            action="downgrade",
+            environment="prod",
+            from_revisions=("a003",),
+            to_revisions=("a002",),
+            revisions=({"revision": "a003", "sha256": "2" * 64},),
+            operator="ops",
+            host="deploy-1",
+            application_name="syncdb app",
+            started_at=at(9),
+            finished_at=at(9),
+            result="failed",
+            error='column "legacy_name" does not exist',
+            backup_path="",
+        ),
+    ]
+
+
+class TestResultScreens:
+    """Issue 14: the generate result (safe-pattern SQL kept verbatim) and the History modal, at both sizes."""
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_generate_result(
+        self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """After g: the new revision, its risk worst first, each safe pattern and the SQL as code.
+
+        The revision is not written (a fixed result; the shared project stays as it is) and its
+        SQL is judged by the real risk analysis, so the findings and safe patterns are real."""
+        from syncdb_tui.core.project import generate as generate_module
+        from syncdb_tui.core.project.generate import GeneratedRevision
+        from syncdb_tui.core.risk.analysis import analyse_sql
+        from syncdb_tui.ui.screens.main_flows import FlowsMixin
+
+        result = GeneratedRevision(
+            revision="c0ffee000001",
+            message="pin documents",
+            path="migrations/versions/c0ffee000001_pin_documents.py",
+            source="",
+            empty=False,
+            dry_run=False,
+        )
+        monkeypatch.setattr(generate_module, "generate", lambda *args, **kwargs: result)
+
+        async def judged(self: Any, revision: str, env: Any) -> tuple[str, list[Any], str]:
+            return GENERATED_SQL, list(analyse_sql(GENERATED_SQL).findings), ""
+
+        monkeypatch.setattr(FlowsMixin, "_new_revision_risk", judged)
+
+        async def run_before(pilot: Any) -> None:
+            await keys_then(["g"], GenerateScreen)(pilot)
+            for key in "pin documents":
+                await pilot.press("space" if key == " " else key)
+            await pilot.press("enter")
+            await wait_for_screen(pilot, pilot.app, ReportScreen)
+            await settle(pilot, pilot.app, ignore_flows=True)
+
+        assert snap_compare(make_app(snap_project), terminal_size=size, run_before=run_before)
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_history(
+        self, snap_compare: Any, snap_project: UiProject, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """h on prod: the ledger newest first, the newest change detailed under the table (fixed rows)."""
+        from syncdb_tui.core.changes import ledger
+        from syncdb_tui.ui.screens.history import HistoryScreen
+
+        async def entries_of(env: Any, *, limit: int = 50) -> list[Any]:
+            return ledger_entries()
+
+        monkeypatch.setattr(ledger, "entries_of", entries_of)
+        app = make_app(snap_project, env="prod")
+        assert snap_compare(app, terminal_size=size, run_before=keys_then(["h"], HistoryScreen))

@@ -142,6 +142,7 @@ class ExplorerScreen(Screen[None]):
                 with ContentSwitcher(initial="grid", id="explorer-switcher"):
                     yield DataGrid(id="grid")
                     yield StructureView(id="structure")
+                yield Static("", id="grid-hint")
                 yield Static("", id="view-notes")
                 yield ProgressBar(id="export-progress", show_eta=False)
                 yield Static("connecting…", id="view-info")
@@ -357,6 +358,14 @@ class ExplorerScreen(Screen[None]):
 
     # -- actions ----------------------------------------------------------------------------------
 
+    @on(DataGrid.Cut)
+    def _show_cut_hint(self) -> None:
+        """Below the grid, how many columns fit at this width (hidden when all do, or under structure)."""
+        hint = self.query_one(DataGrid).hint
+        label = self.query_one("#grid-hint", Static)
+        label.update(Text(hint, style="italic"))
+        label.display = bool(hint) and self.query_one(ContentSwitcher).current == "grid"
+
     @on(TableTree.TableSelected)
     def _open_table(self, message: TableTree.TableSelected) -> None:
         self.history.clear()
@@ -490,6 +499,7 @@ class ExplorerScreen(Screen[None]):
     def action_toggle_structure(self) -> None:
         switcher = self.query_one(ContentSwitcher)
         switcher.current = "structure" if switcher.current == "grid" else "grid"
+        self._show_cut_hint()
 
     def action_show_ddl(self) -> None:
         if self.info is not None:

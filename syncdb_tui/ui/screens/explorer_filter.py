@@ -36,7 +36,8 @@ class FilterModal(ModalScreen[Filter | None]):
             yield Select(
                 [(op.value, op) for op in Operator], value=Operator.EQ, id="filter-operator", allow_blank=False
             )
-            yield Input(placeholder="value (for in: a, b, c)", id="filter-value")
+            # select_on_focus=False: coming back with shift+tab must not select (and so lose) the typed text
+            yield Input(placeholder="value (for in: a, b, c)", id="filter-value", select_on_focus=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply", variant="primary", id="filter-apply")
                 yield Button("Cancel", id="filter-cancel")

@@ -90,7 +90,7 @@ class EditValueModal(ModalScreen[CellValue | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="explorer-dialog", id="edit-dialog"):
             yield Label(self.label, classes="dialog-title")
-            yield Input(value=self.current or "", id="edit-value")
+            yield Input(value=self.current or "", id="edit-value", select_on_focus=False)
             yield Checkbox("NULL", value=self.current is None, id="edit-null")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Next: review SQL", variant="primary", id="edit-ok")
@@ -131,7 +131,7 @@ class InsertRowModal(ModalScreen[dict[str, str | None] | None]):
                     if column.default:
                         hint += f" default {column.default}"
                     yield Label(hint)
-                    yield Input(id=f"insert-{index}", classes="insert-value")
+                    yield Input(id=f"insert-{index}", classes="insert-value", select_on_focus=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Next: review SQL", variant="primary", id="insert-ok")
                 yield Button("Cancel", id="insert-cancel")
@@ -167,7 +167,7 @@ class ExportModal(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="explorer-dialog", id="export-dialog"):
             yield Label("Export the filtered view to CSV", classes="dialog-title")
-            yield Input(value=str(self.default), id="export-path")
+            yield Input(value=str(self.default), id="export-path", select_on_focus=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export", variant="primary", id="export-ok")
                 yield Button("Cancel", id="export-cancel")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.widgets import DataTable
 
 from syncdb_tui.core.explorer.catalog import TableInfo
@@ -20,13 +22,65 @@ def cell(value: Any) -> Text:
     return Text(text, style=NULL_STYLE) if is_null else Text(text)
 
 
+def cut_hint(widths: list[int], scroll_x: int, view_width: int, start: int = 0) -> str:
+    """The hint "showing 6 of 14 columns — → scrolls" when some columns are out of view, else "".
+
+    ``widths`` are the data columns' widths, the first starting at ``start``; the view shows
+    ``view_width`` cells from ``scroll_x``.  A column counts as shown only when it is whole.
+    """
+    left, right = scroll_x, scroll_x + view_width
+    shown = before = after = 0
+    x = start
+    for width in widths:
+        if x >= left and x + width <= right:
+            shown += 1
+        elif x < left:
+            before += 1
+        else:
+            after += 1
+        x += width
+    if not widths or shown == len(widths) or view_width <= 0:
+        return ""
+    keys = "← →" if before and after else ("←" if before else "→")
+    return f"showing {shown} of {len(widths)} columns — {keys} scrolls"
+
+
 class DataGrid(DataTable[Text]):
     """A page of rows; the first column marks rows picked for deletion."""
+
+    class Cut(Message):
+        """The columns in view changed: ``hint`` says how many are shown ("" when all of them)."""
+
+        def __init__(self, hint: str) -> None:
+            super().__init__()
+            self.hint = hint
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="cell", zebra_stripes=True)
         self.page: Page | None = None
         self.info: TableInfo | None = None
+        self.hint = ""
+
+    def on_mount(self) -> None:
+        self.watch(self, "virtual_size", self._check_cut, init=False)
+        self.watch(self, "scroll_x", self._check_cut, init=False)
+
+    def on_resize(self, _: events.Resize) -> None:
+        self._check_cut()
+
+    def _check_cut(self) -> None:
+        """Post :class:`Cut` when the hint changes (widths are known after the grid's idle update)."""
+        if self.info is None:
+            hint = ""
+        else:
+            widths = [column.get_render_width(self) for column in self.columns.values()]
+            # the first column marks rows for deletion: not a table column, but it takes room
+            hint = cut_hint(
+                widths[1:], round(self.scroll_x), self.scrollable_content_region.width, start=sum(widths[:1])
+            )
+        if hint != self.hint:
+            self.hint = hint
+            self.post_message(self.Cut(hint))
 
     def show(self, info: TableInfo, page: Page, sort: Sort | None, marked: set[tuple[Any, ...]]) -> None:
         """Replace the grid with ``page``, keeping the cursor where it was when it fits."""
