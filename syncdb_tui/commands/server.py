@@ -36,6 +36,9 @@ def server_status(data_dir: Path) -> dict[str, Any]:
     stops_in = None
     if pid is not None and not users and isinstance(idle_since, int | float):
         stops_in = round(max(0.0, idle_since + idle_stop - time.time()), 1)
+    elif pid is not None and not users and state is not None:
+        # the keeper has not looked since the last user left: at most the whole grace period
+        stops_in = round(idle_stop, 1)
     return {
         "pgdata": str(pgdata),
         "initialised": (pgdata / "PG_VERSION").is_file(),
