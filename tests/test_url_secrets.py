@@ -22,7 +22,7 @@ def _shown(text: str, password: str) -> bool:
     return password in text
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(password=PRINTABLE)
 def test_percent_encoded_password_always_parses_exactly(password: str) -> None:
     url = f"postgresql://app:{quote(password, safe='')}@db.example.com:5432/shop?sslmode=require"
@@ -38,7 +38,7 @@ def test_percent_encoded_password_always_parses_exactly(password: str) -> None:
     assert not _shown(redact(f"connecting to {url} failed: {password}"), password)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(password=PRINTABLE)
 def test_raw_password_parses_or_fails_without_showing_it(password: str) -> None:
     """A raw password either reads back exactly, or the error shows no part of it."""
@@ -120,7 +120,7 @@ def test_debug_traceback_is_redacted(tmp_path: Path, run_cli, monkeypatch: pytes
     assert "Traceback" in result.err and "Hunter2Secret" not in result.err + result.out
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(password=st.text(alphabet=string.ascii_letters + string.digits + "#/?@%:!$ ", min_size=8, max_size=20))
 def test_password_roles_connect_or_fail_cleanly(password: str, pg_server, fresh_db, run_cli, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
     """A role with that password on the test server: status with its percent-encoded URL connects,
@@ -128,6 +128,9 @@ def test_password_roles_connect_or_fail_cleanly(password: str, pg_server, fresh_
     so this proves the URL reaches the server intact, not that the password is checked.)"""
     from conftest import run_psql
 
+    # a drawn word can be a piece of ordinary output ("protecte" in "protected"): the suffix makes the
+    # password itself never appear by chance, so finding it means it leaked
+    password += "!#9?"
     database = fresh_db().split("@/", 1)[1].split("?", 1)[0]
     literal = password.replace("'", "''")
     run_psql(
