@@ -243,6 +243,13 @@ async def test_sigkill_of_pg_restore_mid_stream_of_a_data_only_restore_commits_n
     scenario: Scenario,
 ) -> None:
     """The old `pg_restore --file=- | psql --single-transaction` committed what had arrived."""
+    # enough data that pg_restore is still streaming when it is killed (syncdb relays its output to psql)
+    psql(
+        scenario.server,
+        scenario.database,
+        "INSERT INTO customers (name, email) SELECT 'bulk ' || g, 'bulk' || g || '@example.com' "
+        "FROM generate_series(1, 300000) g",
+    )
     path = await scenario.prepare(BackupOptions(kind="data"))
     config = dataclasses.replace(scenario.config, lock_timeout=0)
     locker = await asyncpg.connect(**scenario.env.conninfo.asyncpg_kwargs())
