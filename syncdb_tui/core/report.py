@@ -275,18 +275,15 @@ async def build_report(
 
 async def _last_backup(project: Project, env: Environment) -> str:
     """The newest good backup of ``env`` in the backup directory, as one line ("" when none)."""
-    from syncdb_tui.core.backups.backup import list_backups
+    from syncdb_tui.core.backups.backup import newest_good_backup
 
     try:
-        entries = await list_backups(project.config)
+        newest = await newest_good_backup(project.config, env.name)
     except Exception:  # an unreadable backup directory must not break the report
         return ""
-    mine = [e for e in entries if e.good and e.manifest is not None and e.manifest.environment == env.name]
-    if not mine:
+    if newest is None or newest.manifest is None:
         return ""
-    newest = max(mine, key=lambda e: e.manifest.created_at if e.manifest else "")
     manifest = newest.manifest
-    assert manifest is not None
     revision = ", ".join(manifest.alembic_revisions) or "no revision"
     reason = f", {manifest.reason}" if manifest.reason else ""
     return f"{newest.path.name} ({manifest.created_at}, {manifest.kind}, at {revision}{reason})"

@@ -469,6 +469,21 @@ async def backups_of(config: Config, env_name: str) -> tuple[list[BackupEntry], 
     return (own, True) if own else (entries, False)
 
 
+async def newest_good_backup(config: Config, env_name: str, *, kind: str | None = None) -> BackupEntry | None:
+    """The newest good backup taken of ``env_name`` (of ``kind`` when given: "full", "schema"…), else ``None``.
+
+    The one rule for "the newest backup we can trust" (the report's last-backup line and the
+    rehearsal of a protected environment both ask it).
+    """
+    for entry in await list_backups(config):
+        manifest = entry.manifest
+        if not entry.good or manifest is None or manifest.environment != env_name:
+            continue
+        if kind is None or manifest.kind == kind:
+            return entry
+    return None
+
+
 async def backup_before_migrate(
     config: Config, env: Environment, *, progress: ProgressCallback | None = None
 ) -> BackupManifest | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from syncdb_tui.core.changes import ledger
@@ -242,7 +242,7 @@ async def _execute(
             details={"target": plan.target, "risk": plan.risk},
         )
         try:
-            outcome = await _apply(project, env, plan, progress, started, backup_path, row_id)
+            outcome = await _apply(project, env, lock_conn, plan, progress, started, backup_path)
         except BaseException as error:  # cancelled, interrupted: the row must not stay "running"
             now = await _safe_current(lock_conn)
             await ledger.finish(lock_conn, row_id, ok=False, to_revisions=now, error=redact(f"interrupted: {error!r}"))
@@ -262,8 +262,6 @@ async def _execute(
         await _record_committed(lock_conn, row_id, outcome)
         if plan.action in ("upgrade", "stamp") and outcome.ok:
             await _clear_push_marker(lock_conn)
-        from dataclasses import replace
-
         return replace(outcome, postflight=post, ledger_id=row_id)
     finally:
         try:
@@ -297,11 +295,11 @@ async def _take_backup(project: Project, env: Environment, progress: ProgressCal
 async def _apply(
     project: Project,
     env: Environment,
+    lock_conn: Any,
     plan: Plan,
     progress: ProgressCallback | None,
     started: float,
     backup_path: str,
-    row_id: int,
 ) -> Outcome:
     from alembic import command
 
@@ -354,7 +352,8 @@ async def _apply(
     except OperationError as caught:
         error = caught
         aborts = tuple(getattr(caught, "aborts", ()))
-    now = await _read_now(env)
+    # Read back on the lock's own connection (idle while Alembic ran on its own).
+    now = await current_revisions(lock_conn) or ()
     seconds = time.monotonic() - started
     if error is None:
         emit(progress, JobProgress(phase=f"{env.name} is at {', '.join(now) or 'base'}", done=total, total=total or 1))
@@ -368,8 +367,6 @@ async def _apply(
             backup_path=backup_path,
             aborts=aborts,
         )
-    from dataclasses import replace
-
     return replace(_failure(plan, env, error, now, graph.ancestors, seconds, backup_path), aborts=aborts)
 
 
@@ -404,12 +401,6 @@ class _SampleReporter:
             )
             return
         emit(self.progress, JobProgress(phase=f"{self.env_name}: {sample.statement[:80]}", detail=detail))
-
-
-async def _read_now(env: Environment) -> tuple[str, ...]:
-    from syncdb_tui.core.project.versions import read_current
-
-    return await read_current(env)
 
 
 def _failure(
@@ -478,8 +469,6 @@ def _failure(
 
 
 async def _postflight(project: Project, env: Environment, conn: Any, outcome: Outcome) -> Postflight:
-    from dataclasses import replace
-
     post = await catalog_checks(conn)
     heads = set(project.graph().heads)
     if outcome.ok and heads and set(outcome.now_at) == heads:

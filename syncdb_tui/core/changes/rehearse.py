@@ -338,13 +338,11 @@ class _Sampler:
 
 
 def _newest_good_backup(project: Project, env: Environment) -> Path:
-    from syncdb_tui.core.backups.backup import list_backups
+    from syncdb_tui.core.backups.backup import newest_good_backup
 
-    entries = asyncio.run(list_backups(project.config))
-    for entry in entries:
-        manifest = entry.manifest
-        if entry.good and manifest is not None and manifest.environment == env.name and manifest.kind == "full":
-            return entry.path
+    entry = asyncio.run(newest_good_backup(project.config, env.name, kind="full"))
+    if entry is not None:
+        return entry.path
     raise UsageError(
         f"{env.name} is protected, so the rehearsal runs on a restore of its newest good full backup, and there "
         f"is none in {project.config.backup_dir}",
