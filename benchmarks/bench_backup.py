@@ -16,7 +16,11 @@ and alternating to even out noise on a shared machine:
   ``createdb`` + ``pg_restore`` into a new database (``--single-transaction`` or ``-j N``),
   same archive; the ratio is syncdb's time over bare's (target ≤ 1.05).
 
-``--sections backup,restore,swap`` picks what to run (default all).
+- the default format of a big database (``auto``: a directory dump with one job per core) vs
+  bare ``pg_dump -Fc`` with its defaults (``--sections parallel --size-mb 1000``): target ≥ 3x faster
+  at ≤ 1.1x the size (``RESULT backup_parallel``, syncdb's time over bare's, target ≤ 0.333).
+
+``--sections backup,restore,swap`` picks what to run (default those three; ``parallel`` on demand).
 
 Prints MB/s (database size / wall time) and syncdb's throughput as a ratio of the
 bare tool's (target ≥ 0.97).  Run: ``python benchmarks/bench_backup.py [--size-mb 500] [--rounds 2]``.
@@ -121,7 +125,12 @@ def main() -> int:
     parser.add_argument("--size-mb", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    parser.add_argument("--sections", default="backup,restore,swap", help="backup, restore, swap (comma-separated)")
+    parser.add_argument(
+        "--sections",
+        default="backup,restore,swap",
+        help="backup, parallel (default format of a big database vs bare pg_dump -Fc; use --size-mb 1000), "
+        "restore, swap (comma-separated)",
+    )
     options = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="syncdb_bench_backup_"))
@@ -174,7 +183,11 @@ def run(work: Path, size_mb: int, rounds: int, sections: set[str] | None = None)
         artefacts[key] = holder["path"]
 
     if "backup" not in sections:
-        syncdb_dump("syncdb backup (custom, -Z 1)", BackupOptions())
+        if "parallel" in sections:
+            parallel_default(config, env, size, rounds, artefacts, timings, bare_dump, syncdb_dump)
+            if not sections & {"restore", "swap"}:
+                return 0
+        syncdb_dump("syncdb backup (custom, -Z 1)", BackupOptions(fmt="custom"))
         if "restore" in sections:
             syncdb_dump("syncdb backup --format directory --jobs 2", BackupOptions(fmt="directory", jobs=2))
         timings.clear()
@@ -183,7 +196,7 @@ def run(work: Path, size_mb: int, rounds: int, sections: set[str] | None = None)
     print("backup", flush=True)
     for _ in range(rounds):
         bare_dump("pg_dump -Fc -Z 1", ["-Fc", "-Z", "1"])
-        syncdb_dump("syncdb backup (custom, -Z 1)", BackupOptions())
+        syncdb_dump("syncdb backup (custom, -Z 1)", BackupOptions(fmt="custom"))
     bare_dump("pg_dump -Fc (default compression)", ["-Fc"])
     for _ in range(rounds):
         bare_dump("pg_dump -Fd -j 2 -Z 1", ["-Fd", "-j", "2", "-Z", "1"])
@@ -207,8 +220,51 @@ def run(work: Path, size_mb: int, rounds: int, sections: set[str] | None = None)
         flush=True,
     )
 
+    ratio_custom = best(timings["syncdb backup (custom, -Z 1)"]) / base
+    ratio_directory = best(timings["syncdb backup --format directory --jobs 2"]) / base_dir
+    print(f"RESULT backup ratio={max(ratio_custom, ratio_directory):.3f} target=1.03", flush=True)
+    if "parallel" in sections:
+        parallel_default(config, env, size, rounds, artefacts, timings, bare_dump, syncdb_dump)
     run_restores(server, env, config, size, rounds, sections, artefacts, timings, counter, pg_restore)
     return 0
+
+
+def parallel_default(
+    config: Config,
+    env: Environment,
+    size: int,
+    rounds: int,
+    artefacts: dict[str, Path],
+    timings: dict[str, list[float]],
+    bare_dump: Callable[[str, list[str]], None],
+    syncdb_dump: Callable[[str, BackupOptions], None],
+) -> None:
+    """syncdb's default backup of a big database (auto: a parallel directory dump) vs bare ``pg_dump -Fc``."""
+    from dataclasses import replace
+
+    over = replace(config, backup_parallel_above=min(config.backup_parallel_above, size))
+    key = "syncdb backup (default: auto)"
+    print(f"\nbig database: syncdb's default format vs bare pg_dump's default (-Fc), {size / 1e6:.0f} MB", flush=True)
+    for _ in range(rounds):
+        bare_dump("pg_dump -Fc (default)", ["-Fc"])
+
+        async def go() -> None:
+            manifest = await backup(env, over, BackupOptions())
+            artefacts[key] = manifest.path
+
+        timings.setdefault(key, []).append(timed(go))
+    base = best(timings["pg_dump -Fc (default)"])
+    ours = best(timings[key])
+    report("pg_dump -Fc (default)", size, base)
+    report("syncdb backup (auto: directory, parallel)", size, ours, base)
+    bare_size = artefacts["pg_dump -Fc (default)"].stat().st_size
+    our_size = sum(f.stat().st_size for f in artefacts[key].rglob("*") if f.is_file())
+    print(
+        f"  speed-up {base / ours:.2f}x (target >= 3), size {our_size / 1e6:.0f} MB vs {bare_size / 1e6:.0f} MB "
+        f"= {our_size / bare_size:.2f}x (target <= 1.1)",
+        flush=True,
+    )
+    print(f"RESULT backup_parallel ratio={ours / base:.3f} target=0.333", flush=True)
 
 
 def run_restores(

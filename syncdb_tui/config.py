@@ -45,7 +45,10 @@ ENVIRONMENT_KEYS = {"url", "protected", "backup_before_migrate", "database", "de
 RISK_KEYS = {"large_table_rows", "large_table_bytes", "medium_table_rows", "long_running_seconds"}
 EXPLORER_KEYS = {"statement_timeout", "page_size"}
 TUI_KEYS = {"refresh_interval", "theme"}
-BACKUP_KEYS = {"compression", "format"}
+BACKUP_KEYS = {"compression", "format", "parallel_above"}
+BACKUP_FORMATS = ("auto", "custom", "plain", "directory")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
 GUARD_KEYS = {"max_queued", "max_queue_wait_ms", "interval_ms"}
 
 ENVIRONMENT_ALIASES: dict[str, tuple[str, ...]] = {
@@ -149,7 +152,9 @@ class Config:
     refresh_interval: float = 30.0
     theme: str = ""
     backup_compression: str = "gzip:1"
-    backup_format: str = "custom"
+    backup_format: str = "auto"
+    backup_parallel_above: int = 256 * 1000**2
+    """``[backup] parallel_above``: from this database size (bytes) up, the ``auto`` format dumps in parallel."""
 
     @property
     def alembic_script_dir(self) -> Path | None:
@@ -473,8 +478,32 @@ def _sections(data: dict[str, Any], file_path: Path) -> dict[str, Any]:
     if "compression" in backup:
         kwargs["backup_compression"] = _typed(backup["compression"], str, "backup.compression", file_path)
     if "format" in backup:
-        kwargs["backup_format"] = _typed(backup["format"], str, "backup.format", file_path)
+        fmt = _typed(backup["format"], str, "backup.format", file_path)
+        if fmt not in BACKUP_FORMATS:
+            raise ConfigError(
+                f"{file_path}: backup.format = {fmt!r} is not a backup format",
+                hint=f"use one of: {', '.join(BACKUP_FORMATS)} (auto: custom, or a parallel directory dump "
+                "for a database over parallel_above)",
+                title="invalid [backup] setting",
+            )
+        kwargs["backup_format"] = fmt
+    if "parallel_above" in backup:
+        kwargs["backup_parallel_above"] = _size(backup["parallel_above"], "backup.parallel_above", file_path)
     return kwargs
+
+
+def _size(value: Any, key: str, file_path: Path) -> int:
+    """A size in bytes from ``1000000``, ``"256MB"`` or ``"1.5 GB"`` (decimal units)."""
+    match = _SIZE.match(value) if isinstance(value, str) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if match is not None:
+        return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+    raise ConfigError(
+        f"{file_path}: {key} = {value!r} is not a size",
+        hint=f'write bytes (268435456) or a size with a unit ("256MB", "1GB"): {key} = "1GB"',
+        title="invalid config value",
+    )
 
 
 def _build_environments(raw: Any, file_path: Path) -> dict[str, EnvironmentConfig]:

@@ -27,7 +27,7 @@ from fixtures_backup import (
 )
 
 from syncdb_tui.config import Config
-from syncdb_tui.core.backups.backup import BackupOptions, backup, backup_before_migrate, list_backups, plan_backup
+from syncdb_tui.core.backups.backup import BackupOptions, backup, backup_before_change, list_backups, plan_backup
 from syncdb_tui.core.backups.manifest import checksum
 from syncdb_tui.core.backups.restore import restore
 from syncdb_tui.core.envs.embedded import EmbeddedServer
@@ -169,7 +169,7 @@ async def test_table_backup_holds_only_that_table(seeded: Seeded, pg_server: Emb
 
 async def test_invalid_options_are_refused_before_anything_runs(seeded: Seeded) -> None:
     with pytest.raises(UsageError, match="directory"):
-        await backup(seeded.env, seeded.config, BackupOptions(jobs=2))
+        await backup(seeded.env, seeded.config, BackupOptions(fmt="custom", jobs=2))
     with pytest.raises(UsageError, match="no table 'nope'"):
         await backup(seeded.env, seeded.config, BackupOptions(tables=("nope",)))
     with pytest.raises(UsageError, match="uncompressed"):
@@ -256,18 +256,38 @@ async def test_listing_ignores_partial_files_and_flags_manifestless_ones(seeded:
     assert not (directory / ".backup_dev_20000101_000000.dump.partial-999999").exists()
 
 
-async def test_backup_before_migrate_only_where_wanted(tmp_path: Path, seeded: Seeded) -> None:
-    config = (
-        project_config(tmp_path / "p", {"dev": seeded.url, "prod": seeded.url}, protected=("prod",))
-        if (tmp_path / "p").mkdir() is None
-        else None
-    )
-    assert config is not None
-    assert await backup_before_migrate(config, resolve(config, "dev")) is None
-    manifest = await backup_before_migrate(config, resolve(config, "prod"))
-    assert manifest is not None and manifest.environment == "prod"
+async def test_backup_before_a_change_is_labelled_and_listed(seeded: Seeded) -> None:
+    manifest = await backup_before_change(seeded.config, seeded.env)
+    assert manifest.environment == "dev" and manifest.format == "custom"  # small: auto stays one file
     assert manifest.reason == "before migrate" and "before-migrate" in manifest.path.name
-    assert (await list_backups(config))[0].good
+    assert (await list_backups(seeded.config))[0].good
+
+
+async def test_auto_format_dumps_a_big_database_in_parallel(seeded: Seeded, pg_server: EmbeddedServer) -> None:
+    """Over ``[backup] parallel_above`` the default format is a directory dumped with one job per core
+    (at least two); the plan says why, and the result restores like any backup."""
+    from dataclasses import replace
+
+    config = replace(seeded.config, backup_parallel_above=1000)
+    plan = await plan_backup(seeded.env, config, BackupOptions())
+    assert plan.options.fmt == "directory" and plan.options.jobs >= 2
+    assert f"--jobs={plan.options.jobs}" in plan.args and "--format=directory" in plan.args
+    assert "over [backup] parallel_above (1.0 kB)" in plan.format_reason
+    manifest = await backup(seeded.env, config, BackupOptions())
+    assert manifest.format == "directory" and manifest.path.is_dir()
+    target = _new_name("restored_auto")
+    await restore(config, manifest.path, env=seeded.env, target_db=target)
+    assert table_fingerprints(pg_server, target) == table_fingerprints(pg_server, seeded.database)
+    # a schema backup, a chosen table or a named file stay one custom file
+    for options in (
+        BackupOptions(kind="schema"),
+        BackupOptions(tables=("customers",)),
+        BackupOptions(output=seeded.root / "one.dump"),
+    ):
+        assert (await plan_backup(seeded.env, config, options)).options.fmt == "custom"
+    # under the threshold: one custom file, no reason given
+    small = await plan_backup(seeded.env, seeded.config, BackupOptions())
+    assert small.options.fmt == "custom" and small.format_reason == ""
 
 
 async def test_progress_names_tables_and_measures_bytes(seeded: Seeded) -> None:

@@ -72,6 +72,9 @@ def test_unknown_environment_lists_known(tmp_path: Path) -> None:
         ('[environments.dev]\nurl = "mysql://x"\n', "not a PostgreSQL URL"),
         ('[environments.dev]\nprotected = "yes"\nurl = "embedded"\n', "must be a bool"),
         ("", "no environments"),
+        ('[backup]\nformat = "zip"\n[environments.dev]\nurl = "embedded"\n', "use one of: auto, custom"),
+        ('[backup]\nparallel_above = "lots"\n[environments.dev]\nurl = "embedded"\n', "is not a size"),
+        ('[backup]\nparallel_above = -1\n[environments.dev]\nurl = "embedded"\n', "is not a size"),
     ],
 )
 def test_invalid_config_is_one_clear_message(tmp_path: Path, body: str, expected: str) -> None:
@@ -143,3 +146,12 @@ def test_unset_variable_fails_only_the_environment_that_uses_it(tmp_path: Path) 
     assert "SYNCDB_TEST_UNSET_VAR is not set" in caught.value.message
     assert "environments.prod.url" in caught.value.message
     assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [('"256MB"', 256_000_000), ('"1.5 GB"', 1_500_000_000), ("1000", 1000), ('"0"', 0)]
+)
+def test_backup_parallel_above_takes_sizes(tmp_path: Path, value: str, expected: int) -> None:
+    project(tmp_path, f'[backup]\nparallel_above = {value}\n[environments.dev]\nurl = "embedded"\n')
+    config = load_config(cwd=tmp_path)
+    assert config.backup_parallel_above == expected and config.backup_format == "auto"

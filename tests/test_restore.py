@@ -238,6 +238,9 @@ def test_cli_dry_runs_change_nothing(project: Project, pg_server: EmbeddedServer
     planned = run_cli("backup", "--dry-run", "--format", "directory", "-j", "2", cwd=project.root)
     assert planned.code == 0, planned.err
     assert "--jobs=2" in planned.out and "pg_dump" in planned.out
+    alone = run_cli("backup", "--dry-run", "-j", "2", cwd=project.root)  # --jobs alone means a directory
+    assert alone.code == 0 and "format:      directory (compression gzip:1), 2 jobs" in alone.out
+    assert "because:     directory: --jobs 2 dumps in parallel" in alone.out
     assert not (project.root / "backups").exists() or not any((project.root / "backups").iterdir())
     run_cli("backup", cwd=project.root)
     (entry,) = json.loads(run_cli("backups", "--json", cwd=project.root).out)

@@ -23,9 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
         "-F",
-        choices=("custom", "plain", "directory"),
+        choices=("auto", "custom", "plain", "directory"),
         default=None,
-        help="archive format (default: custom, or [backup] format in the config)",
+        help="archive format (default: [backup] format in the config, else auto: custom, or directory "
+        "with one job per core for a database over [backup] parallel_above, 256 MB)",
     )
     parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="parallel workers (directory format)")
     parser.add_argument(
@@ -41,10 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace, default_format: str) -> object:
-    from syncdb_tui.core.backups.backup import FORMATS, BackupOptions
+    from syncdb_tui.core.backups.backup import BackupOptions
 
     kind = "schema" if args.schema_only else "data" if args.data_only else "full"
-    fmt = args.format or (default_format if default_format in FORMATS else "custom")
+    fmt = args.format or default_format
     return BackupOptions(
         kind=kind,
         tables=tuple(args.table),
@@ -73,7 +74,10 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
             ctx.write(
                 f"would back up {plan.environment} ({plan.database}, PostgreSQL {plan.server_version})\n"
                 f"  kind:        {options.kind}{' of ' + ', '.join(options.tables) if options.tables else ''}\n"
-                f"  format:      {options.fmt} (compression {plan.compression})\n"
+                f"  format:      {plan.options.fmt} (compression {plan.compression})"
+                + (f", {plan.options.jobs} jobs" if plan.options.jobs > 1 else "")
+                + (f"\n  because:     {plan.format_reason}" if plan.format_reason else "")
+                + "\n"
                 f"  with:        {plan.tool.describe()}\n"
                 f"  into:        {plan.destination}\n"
                 f"  command:     {plan.command}"

@@ -2,7 +2,7 @@
 
 Who calls what: ``syncdb backup`` calls :func:`plan_backup` (for --dry-run) and
 :func:`backup`; ``syncdb backups`` and the TUI call :func:`list_backups`;
-``migrate`` calls :func:`backup_before_migrate`; ``core/restore.py`` calls
+the change executor calls :func:`backup_before_change`; ``core/restore.py`` calls
 :func:`backup` for its safety backup.  The command line and destination come
 from ``backup_plan.py``, files on disk are handled by ``backup_manifest.py``,
 child processes by ``backup_process.py``, checks by ``backup_verify.py``.
@@ -75,7 +75,7 @@ __all__ = [
     "BackupOptions",
     "BackupPlan",
     "backup",
-    "backup_before_migrate",
+    "backup_before_change",
     "list_backups",
     "plan_backup",
     "read_alembic_revisions",
@@ -192,6 +192,7 @@ async def backup(
             disk filled up (the path is named; nothing is left behind).
     """
     plan = await plan_backup(env, config, options)
+    options = plan.options  # ``auto`` resolved
     destination = plan.destination
     ensure_backup_dir(destination.parent)
     await asyncio.to_thread(clean_stale_partials, destination.parent)
@@ -484,16 +485,13 @@ async def newest_good_backup(config: Config, env_name: str, *, kind: str | None 
     return None
 
 
-async def backup_before_migrate(
+async def backup_before_change(
     config: Config, env: Environment, *, progress: ProgressCallback | None = None
-) -> BackupManifest | None:
-    """The automatic full backup before ``migrate`` (when the environment wants one), else ``None``.
+) -> BackupManifest:
+    """The full backup the policy asks for before a change (``[backup] format``, labelled before-migrate).
 
     Raises:
-        OperationError: the backup failed (the migration must not go ahead).
+        OperationError: the backup failed (the change must not go ahead).
     """
-    if not env.config.wants_backup_before_migrate:
-        return None
-    fmt = config.backup_format if config.backup_format in FORMATS else "custom"
-    options = BackupOptions(fmt=fmt, label="before-migrate")
+    options = BackupOptions(fmt=config.backup_format, label="before-migrate")
     return await backup(env, config, options, progress=progress)
