@@ -14,7 +14,7 @@ and alternating to even out noise on a shared machine:
   database (integrity checks, the copy beside it built with pg_restore ``--jobs``, row counts,
   table set and revision checked, sessions, the swap of names) vs the best bare setting of
   ``createdb`` + ``pg_restore`` into a new database (``--single-transaction`` or ``-j N``),
-  same archive; the ratio is syncdb's time over bare's (target ≤ 1.05).
+  same archive; the ratio is syncdb's time over bare's (target ≤ 1.05, ``RESULT restore``).
 
 - the default format of a big database (``auto``: a directory dump with one job per core) vs
   bare ``pg_dump -Fc`` with its defaults (``--sections parallel --size-mb 1000``): target ≥ 3x faster
@@ -368,6 +368,7 @@ def swap_restores(
     swapped = best(timings["syncdb restore --clean over an environment"])
     report("syncdb restore --clean over an environment", size, swapped, base)
     print(f"  syncdb time / best bare time: {swapped / base:.3f} (target <= 1.05)", flush=True)
+    print(f"RESULT restore ratio={swapped / base:.3f} target=1.05", flush=True)
 
 
 if __name__ == "__main__":

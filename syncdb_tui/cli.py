@@ -4,6 +4,11 @@ Each verb lives in ``syncdb_tui/commands/<module>.py`` with
 ``add_arguments(parser)`` and ``run(args, ctx) -> int``.  This module only
 builds the parser, catches :class:`SyncdbError` once (one message on stderr,
 the error's exit code) and opens the TUI when no verb is given.
+
+``syncdb risk FILE.sql [--json | --format F] [--fail-on S]``, the CI call, skips
+building the parser of every verb (:func:`_risk_args`): the same options become
+the same namespace, and the same ``commands.risk.run`` prints the same output,
+messages and exit codes; help and bad arguments go through the full parser.
 """
 
 from __future__ import annotations
@@ -14,12 +19,11 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from syncdb_tui import __version__
 from syncdb_tui.core.errors import SyncdbError, UsageError
-from syncdb_tui.core.secrets import redact
 
 # verb -> (module in syncdb_tui.commands, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
@@ -46,6 +50,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "reset": ("reset", "dev only: drop and recreate the database, migrate it to head and seed it"),
     "demo": ("demo", "build the AI BotKit demo (embedded dev/staging/prod) and open the TUI"),
     "server": ("server", "the embedded server: status, or stop it now (it stops by itself when idle)"),
+    "cache": ("cache", "the revision cache (.syncdb/cache): clear it, or show what it holds (status)"),
 }
 
 
@@ -92,21 +97,78 @@ def _command_module(name: str):  # type: ignore[no-untyped-def]
         raise
 
 
+class _NotFast(Exception):
+    """The one-verb parser does not take these arguments: the full parser will, with its own messages."""
+
+
+class _OneVerbParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _NotFast(message)
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # a fixed width: never prints help, and the terminal's size would import shutil
+        return argparse.HelpFormatter(prog=self.prog, width=100)
+
+
+def _risk_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """The namespace the full parser gives ``syncdb risk …``, from a parser of that verb alone.
+
+    Building the full parser imports every command module; ``syncdb risk FILE.sql`` in CI
+    should cost little more than its analysis. The options are the same (the same
+    ``_global_options`` and ``risk.add_arguments``), so the namespace is the same; for help
+    or anything this parser rejects it returns None and the full parser answers.
+    """
+    if not argv or argv[0] != "risk":
+        return None
+    from syncdb_tui.commands import risk
+
+    parser = _OneVerbParser(prog="syncdb risk", add_help=False)
+    _global_options(parser, suppress=False)
+    risk.add_arguments(parser)
+    try:
+        args = parser.parse_args(argv[1:])
+    except _NotFast:
+        return None
+    args.verb, args.command_module, args.passthrough = "risk", "risk", []
+    return args
+
+
+def _short_lived() -> None:
+    """A process that judges a .sql file offline and exits: no cyclic garbage collection.
+
+    Parse trees and findings hold no reference cycles; the collector would only walk them
+    again and again while they are built, and once more at exit (freezing them skips that).
+    (Not for revisions: rendering them runs Alembic and env.py, whose garbage has cycles.)
+    """
+    import atexit
+    import gc
+
+    gc.disable()
+    atexit.register(gc.freeze)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `syncdb` console script; returns the exit code."""
     from syncdb_tui.commands.context import CommandContext
 
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    passthrough: list[str] = []
-    if "--" in argv and "psql" in argv[: argv.index("--")]:
-        index = argv.index("--")
-        argv, passthrough = argv[:index], argv[index + 1 :]
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return 0 if exit_.code in (0, None) else 2
-    args.passthrough = passthrough
+    fast = _risk_args(argv)
+    if fast is not None:
+        args = fast
+        if from_command_line and str(args.target or "").endswith(".sql") and args.env is None:
+            _short_lived()
+    else:
+        passthrough: list[str] = []
+        if "--" in argv and "psql" in argv[: argv.index("--")]:
+            index = argv.index("--")
+            argv, passthrough = argv[:index], argv[index + 1 :]
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_:
+            return 0 if exit_.code in (0, None) else 2
+        args.passthrough = passthrough
     # SIGTERM (timeout, CI cancel) exits like Ctrl+C does, so atexit hooks run and the
     # embedded server's list of users stays right
     if threading.current_thread() is threading.main_thread():
@@ -118,7 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = importlib.import_module(f"syncdb_tui.commands.{args.command_module}")
         return int(module.run(args, ctx) or 0)
     except SyncdbError as error:
+        from syncdb_tui.core.secrets import redact  # here: a run without errors never needs it
+
         if os.environ.get("SYNCDB_DEBUG") == "1":
+            import traceback
+
             sys.stderr.write(redact(traceback.format_exc()))
         sys.stderr.write(redact(error.render()) + "\n")
         return error.exit_code
@@ -126,7 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("error: interrupted: stopped by Ctrl+C; anything unfinished was rolled back\n")
         return 130
     except Exception as error:
+        from syncdb_tui.core.secrets import redact
+
         if os.environ.get("SYNCDB_DEBUG") == "1":
+            import traceback
+
             # the traceback, with every password and URL syncdb has seen masked
             sys.stderr.write(redact(traceback.format_exc()))
             return 5

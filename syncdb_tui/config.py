@@ -40,11 +40,13 @@ TOP_LEVEL_KEYS = {
     "tui",
     "backup",
     "guard",
+    "embedded",
 }
 ENVIRONMENT_KEYS = {"url", "protected", "backup_before_migrate", "database", "description"}
 RISK_KEYS = {"large_table_rows", "large_table_bytes", "medium_table_rows", "long_running_seconds"}
 EXPLORER_KEYS = {"statement_timeout", "page_size"}
 TUI_KEYS = {"refresh_interval", "theme"}
+EMBEDDED_KEYS = {"idle_stop"}
 BACKUP_KEYS = {"compression", "format", "parallel_above"}
 BACKUP_FORMATS = ("auto", "custom", "plain", "directory")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?\s*$", re.IGNORECASE)
@@ -151,6 +153,9 @@ class Config:
     explorer_page_size: int = 100
     refresh_interval: float = 30.0
     theme: str = ""
+    embedded_idle_stop: float | None = None
+    """``[embedded] idle_stop``: seconds the embedded server stays up after its last syncdb exits (0: stop with
+    it; None: ``$SYNCDB_EMBEDDED_IDLE_STOP`` or the default). The variable, when set, wins over the file."""
     backup_compression: str = "gzip:1"
     backup_format: str = "auto"
     backup_parallel_above: int = 256 * 1000**2
@@ -473,6 +478,10 @@ def _sections(data: dict[str, Any], file_path: Path) -> dict[str, Any]:
         kwargs["refresh_interval"] = _typed(tui["refresh_interval"], (int, float), "tui.refresh_interval", file_path)
     if "theme" in tui:
         kwargs["theme"] = _typed(tui["theme"], str, "tui.theme", file_path)
+    embedded = _typed(data.get("embedded", {}), dict, "embedded", file_path)
+    _check_keys(embedded, EMBEDDED_KEYS, "[embedded]", file_path)
+    if "idle_stop" in embedded:
+        kwargs["embedded_idle_stop"] = _seconds(embedded["idle_stop"], "embedded.idle_stop", file_path)
     backup = _typed(data.get("backup", {}), dict, "backup", file_path)
     _check_keys(backup, BACKUP_KEYS, "[backup]", file_path)
     if "compression" in backup:
@@ -502,6 +511,20 @@ def _size(value: Any, key: str, file_path: Path) -> int:
     raise ConfigError(
         f"{file_path}: {key} = {value!r} is not a size",
         hint=f'write bytes (268435456) or a size with a unit ("256MB", "1GB"): {key} = "1GB"',
+        title="invalid config value",
+    )
+
+
+def _seconds(value: Any, key: str, file_path: Path) -> float:
+    """A duration in seconds, 0 or more: ``180``, ``2.5``, or a string with a unit (``"90s"``, ``"5m"``, ``"1h"``)."""
+    match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$", value) if isinstance(value, str) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    if match is not None:
+        return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
+    raise ConfigError(
+        f"{file_path}: {key} = {value!r} is not a duration",
+        hint=f'write seconds, 0 or more (180), or a duration with a unit ("90s", "5m", "1h"): {key} = 300',
         title="invalid config value",
     )
 

@@ -33,7 +33,7 @@ from alembic_factory import write_syncdb_toml
 os.environ["SYNCDB_EMBEDDED_IDLE_STOP"] = "0"
 
 # fixtures shared by several test modules of one area (UI, explorer)
-pytest_plugins = ["fixtures_ui", "fixtures_explorer"]
+pytest_plugins = ["fixtures_ui", "fixtures_explorer", "fixtures_live"]
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_MIGRATIONS = REPO / "syncdb_tui" / "demo" / "migrations"

@@ -491,3 +491,20 @@ def test_ctrl_c_in_psql_cancels_the_query_not_the_session(proj) -> None:
     _, err = child.communicate(timeout=15)
     assert "canceling statement due to user request" in err
     assert child.returncode == 5 and "interrupted" not in err
+
+
+# ------------------------------------------------------------------ cache
+
+
+def test_cache_clear_and_status_print_pure_json_and_need_no_database(tmp_path: Path, run_cli) -> None:
+    make_project(tmp_path, {"dev": "postgresql://nobody@127.0.0.1:1/none"}, revisions=2)
+    assert run_cli("risk", "base:heads", "--json", cwd=tmp_path).code == 0  # fills the cache, offline
+    status = run_cli("cache", "status", "--json", cwd=tmp_path)
+    assert status.code == 0, status.err
+    assert json.loads(status.out)["exists"] is True
+    cleared = run_cli("cache", "clear", "--json", cwd=tmp_path)
+    assert cleared.code == 0, cleared.err
+    assert json.loads(cleared.out)["removed"] is True
+    assert not (tmp_path / ".syncdb" / "cache").exists()
+    bad = run_cli("cache", "drop", cwd=tmp_path)
+    assert bad.code == 2 and "Traceback" not in bad.err

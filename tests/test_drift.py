@@ -224,3 +224,31 @@ def test_cli_check_fails_on_model_changes_no_revision_covers(
     uncovered = run_cli("check", cwd=tmp_path)
     assert uncovered.code == 1
     assert "aibotkit_users" in uncovered.out + uncovered.err
+
+
+async def test_check_at_head_builds_one_scratch_database_for_models_and_fingerprint(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The models' scratch database at head also gives the schema expected at head: the fingerprint
+    of an environment at head is then compared without building a second copy of the history."""
+    from syncdb_tui.core import check as check_module
+    from syncdb_tui.core.envs import scratch
+    from syncdb_tui.core.project.revisions import Project
+
+    upgrade_url(db_url, "head")
+    config = config_for(tmp_path, {"dev": db_url})
+    purposes: list[str] = []
+    real = scratch.scratch_database
+
+    def counting(env, purpose, **kwargs):  # type: ignore[no-untyped-def]
+        purposes.append(purpose)
+        return real(env, purpose, **kwargs)
+
+    monkeypatch.setattr(scratch, "scratch_database", counting)
+    from syncdb_tui.core.envs.environments import resolve
+
+    result = await check_module.check(Project(config), resolve(config, "dev"), max_risk="HIGH", allow_pending=False)
+    assert result.ok, result.problems
+    assert result.status.fingerprint is not None and result.status.fingerprint.matches is True
+    assert purposes == ["check"]  # the fingerprint asked for no scratch database of its own
+    assert len(list((tmp_path / ".syncdb" / "cache" / "fingerprints").glob("*.json"))) == 1

@@ -17,17 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
+from fixtures_live import wait_for
 
 from alembic_factory import add_revision, make_project, revision_source
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
 
 
 def _migration_waiting(psql_exec: Callable[..., str], url: str) -> bool:
@@ -42,7 +34,7 @@ def _migration_waiting(psql_exec: Callable[..., str], url: str) -> bool:
 
 
 def test_guard_cancels_a_migration_that_queues_writers_then_retries_and_succeeds(
-    tmp_path: Path, fresh_db, psql_exec, run_cli
+    tmp_path: Path, fresh_db, psql_exec, run_cli, session_holder
 ) -> None:
     url = fresh_db()
     toml = make_project(tmp_path, {"dev": url}, revisions=1, extra_config="[guard]\nmax_queued = 2\ninterval_ms = 100")
@@ -60,17 +52,13 @@ def test_guard_cancels_a_migration_that_queues_writers_then_retries_and_succeeds
         revision_source("r0002", "r0001", "add a column", 'op.add_column("t_1", sa.Column("extra", sa.Integer))'),
     )
 
-    release = threading.Event()
+    # a long report: holds ACCESS SHARE on t_1 until released
+    holder = session_holder(url, "SELECT count(*) FROM t_1", app="report")
     writers_done: list[float] = []
-    holder_ready = threading.Event()
     errors: list[BaseException] = []
 
-    def sessions() -> None:
+    def writers() -> None:
         async def main() -> None:
-            holder = await asyncpg.connect(url)
-            # a long report: holds ACCESS SHARE on t_1 until released
-            await holder.execute("BEGIN; SELECT count(*) FROM t_1")
-            holder_ready.set()
             while not _migration_waiting(psql_exec, url):
                 await asyncio.sleep(0.05)
 
@@ -84,19 +72,14 @@ def test_guard_cancels_a_migration_that_queues_writers_then_retries_and_succeeds
                     await conn.close()
 
             await asyncio.gather(*(writer(n) for n in range(4)))
-            while not release.is_set():
-                await asyncio.sleep(0.05)
-            await holder.execute("COMMIT")
-            await holder.close()
 
         try:
             asyncio.run(main())
         except BaseException as error:  # surfaced by the test below
             errors.append(error)
 
-    thread = threading.Thread(target=sessions)
+    thread = threading.Thread(target=writers)
     thread.start()
-    assert holder_ready.wait(30)
     proc = subprocess.Popen(
         [sys.executable, "-m", "syncdb_tui", "migrate", "--json", "--watch"],
         cwd=tmp_path,
@@ -110,10 +93,10 @@ def test_guard_cancels_a_migration_that_queues_writers_then_retries_and_succeeds
         wait_for(lambda: len(writers_done) == 4 or bool(errors), timeout=60)
         assert not errors, errors
         assert max(writers_done) < 10
-        release.set()  # the report ends; the retried ALTER now gets its lock
+        holder.release()  # the report ends; the retried ALTER now gets its lock
         out, err = proc.communicate(timeout=120)
     finally:
-        release.set()
+        holder.release()
         thread.join(30)
         if proc.poll() is None:
             proc.kill()
@@ -127,7 +110,9 @@ def test_guard_cancels_a_migration_that_queues_writers_then_retries_and_succeeds
     assert "queued behind the migration" in recorded
 
 
-def test_watch_shows_the_lock_wait_and_the_session_in_the_way(tmp_path: Path, fresh_db, psql_exec, run_cli) -> None:
+def test_watch_shows_the_lock_wait_and_the_session_in_the_way(
+    tmp_path: Path, fresh_db, psql_exec, run_cli, session_holder
+) -> None:
     url = fresh_db()
     toml = make_project(tmp_path, {"dev": url}, revisions=1, extra_config="[guard]\ninterval_ms = 100")
     toml.write_text(toml.read_text().replace("lock_timeout = 1", "lock_timeout = 3"))
@@ -137,24 +122,7 @@ def test_watch_shows_the_lock_wait_and_the_session_in_the_way(tmp_path: Path, fr
         "r0002_alter.py",
         revision_source("r0002", "r0001", "add a column", 'op.add_column("t_1", sa.Column("extra", sa.Integer))'),
     )
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import asyncio, asyncpg, sys\n"
-            "async def main():\n"
-            "    conn = await asyncpg.connect(sys.argv[1], server_settings={'application_name': 'nightly-report'})\n"
-            "    await conn.execute('BEGIN; SELECT count(*) FROM t_1')\n"
-            "    print('holding', flush=True)\n"
-            "    await asyncio.sleep(2.5)\n"
-            "    await conn.execute('COMMIT')\n"
-            "asyncio.run(main())\n",
-            url,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    holder = session_holder(url, "SELECT count(*) FROM t_1", app="nightly-report", hold_for=2.5)
     result = run_cli("migrate", "--watch", cwd=tmp_path)
     holder.wait(30)
     assert result.code == 0, result.err
@@ -176,6 +144,37 @@ def test_progress_of_a_long_index_build_is_shown(tmp_path: Path, fresh_db, psql_
     progress = [line for line in result.err.splitlines() if "CREATE INDEX on t_1" in line]
     assert progress, result.err
     assert any("%" in line for line in progress)
+
+
+def test_a_table_rewrite_without_a_progress_view_shows_the_new_file_size_as_an_estimate(
+    tmp_path: Path, fresh_db, psql_exec, run_cli
+) -> None:
+    url = fresh_db()
+    make_project(tmp_path, {"dev": url}, revisions=1, extra_config="[guard]\ninterval_ms = 50")
+    assert run_cli("migrate", cwd=tmp_path).code == 0
+    psql_exec(
+        url,
+        "ALTER TABLE t_1 ADD COLUMN n integer; "
+        "INSERT INTO t_1 (name, n) SELECT md5(g::text), g FROM generate_series(1, 2000000) g;",
+    )
+    add_revision(
+        tmp_path,
+        "r0002_type.py",
+        revision_source(
+            "r0002", "r0001", "widen n", 'op.alter_column("t_1", "n", type_=sa.BigInteger, existing_type=sa.Integer)'
+        ),
+    )
+    result = run_cli("migrate", "--watch", "--force", cwd=tmp_path)  # a rewrite of a big table is HIGH: --force
+    assert result.code == 0, result.err
+    progress = [line for line in result.err.splitlines() if "ALTER TABLE on t_1: rewriting" in line]
+    assert progress, result.err
+    assert any("about" in line and "% (" in line and "MB written" in line for line in progress), progress
+    # sampled while the rewrite runs (the watcher takes no lock that would wait for the ALTER's own): it grows
+    percents = [int(line.split("about ")[1].split("%")[0]) for line in progress if "about " in line]
+    assert len(set(percents)) >= 2 and percents == sorted(percents), percents
+    assert psql_exec(url, "SELECT data_type FROM information_schema.columns WHERE column_name = 'n';").strip() == (
+        "bigint"
+    )
 
 
 def _databases(psql_exec: Callable[..., str], url: str) -> set[str]:
@@ -208,6 +207,12 @@ def test_rehearsal_on_a_template_copy_reports_locks_and_leaves_the_live_database
     assert data["ok"] is True and data["copy_from"].startswith("template copy of")
     assert any(lock["mode"] == "ACCESS EXCLUSIVE" and lock["relation"] == "t_1" for lock in data["locks"])
     assert data["rows"]["t_1"]["updated"] == 20000
+    # rows touched per statement, not only per table
+    backfill = [run for run in data["statements"] if run["statement"].startswith("UPDATE t_1 SET extra")]
+    assert backfill and backfill[0]["rows"] == 20000, data["statements"]
+    shown = run_cli("rehearse", cwd=tmp_path)
+    assert "20,000 row(s)" in shown.err + shown.out
+    assert "20,000 rows by UPDATE t_1 SET extra" in data["headline"]
     assert any("pg_sleep" in run["statement"] and run["seconds"] >= 0.25 for run in data["statements"])
     # the rehearsed outcome is the schema the preview's offline SQL gives
     assert data["offline_matches"] is True and data["offline_differences"] == []
@@ -219,7 +224,9 @@ def test_rehearsal_on_a_template_copy_reports_locks_and_leaves_the_live_database
     assert "rehearsed on" in shown.err and "ACCESS EXCLUSIVE on t_1" in shown.err
 
 
-def test_rehearsal_copy_is_refused_while_others_are_connected(tmp_path: Path, fresh_db, psql_exec, run_cli) -> None:
+def test_rehearsal_copy_is_refused_while_others_are_connected(
+    tmp_path: Path, fresh_db, psql_exec, run_cli, session_holder
+) -> None:
     url = fresh_db()
     make_project(tmp_path, {"dev": url}, revisions=1)
     assert run_cli("migrate", cwd=tmp_path).code == 0
@@ -228,27 +235,11 @@ def test_rehearsal_copy_is_refused_while_others_are_connected(tmp_path: Path, fr
         "r0002_t.py",
         revision_source("r0002", "r0001", "t2", 'op.create_table("t_2", sa.Column("id", sa.Integer))'),
     )
-    other = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import asyncio, asyncpg, sys\n"
-            "async def main():\n"
-            "    conn = await asyncpg.connect(sys.argv[1], server_settings={'application_name': 'web-app'})\n"
-            "    print('connected', flush=True)\n"
-            "    await asyncio.sleep(20)\n"
-            "asyncio.run(main())\n",
-            url,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    other = session_holder(url, app="web-app")  # connected, idle
     try:
-        assert other.stdout is not None and other.stdout.readline().strip() == "connected"
         result = run_cli("rehearse", cwd=tmp_path)
     finally:
-        other.kill()
-        other.wait()
+        other.release()
     assert result.code == 3, result.err
     assert "web-app" in result.err and "--from-backup" in result.err and "Traceback" not in result.err
 

@@ -309,7 +309,7 @@ def test_cli_backup_options_reach_pg_dump(project: Project, tmp_path: Path, run_
     assert "CREATE TABLE public.customers" in text and "CREATE TABLE public.orders" not in text
     again = run_cli("backup", "-o", str(target), "--format", "plain", cwd=project.root)
     assert again.code == 2 and "already exists" in again.err
-    bad = run_cli("backup", "--jobs", "2", cwd=project.root)
+    bad = run_cli("backup", "--jobs", "2", "--format", "custom", cwd=project.root)
     assert bad.code == 2 and "directory" in bad.err
 
 

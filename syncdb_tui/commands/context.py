@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -98,9 +97,25 @@ class CommandContext:
         self.out.write(text if text.endswith("\n") else text + "\n")
         self.out.flush()
 
+    @property
+    def pretty(self) -> bool:
+        """Indented JSON: ``--pretty``, ``SYNCDB_JSON_PRETTY=1``, or stdout is a terminal (a person reads it)."""
+        if getattr(self.args, "pretty", False) or os.environ.get("SYNCDB_JSON_PRETTY", "") in ("1", "true", "yes"):
+            return True
+        try:
+            return bool(self.out.isatty())
+        except (AttributeError, ValueError):
+            return False
+
     def write_json(self, data: Any) -> None:
-        """Data on stdout as indented JSON."""
-        self.write(json.dumps(data, indent=2, default=json_default))
+        """Data on stdout as JSON: one line for programs (json's C encoder: cheap for thousands of findings),
+        indented when :attr:`pretty`."""
+        if self.pretty:
+            from syncdb_tui.core.jsontext import dumps_indented
+
+            self.write(dumps_indented(data))
+        else:
+            self.write(json.dumps(data, default=json_default))
 
     @property
     def interactive(self) -> bool:
@@ -229,6 +244,8 @@ def quiet_logs(run: Callable[[argparse.Namespace, CommandContext], int]) -> Call
     def wrapper(args: argparse.Namespace, ctx: CommandContext) -> int:
         if os.environ.get("SYNCDB_DEBUG") == "1":
             return run(args, ctx)
+        import logging  # here: `syncdb risk FILE.sql` never needs it
+
         previous = logging.root.manager.disable
         logging.disable(logging.INFO)
         try:

@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--safe",
         action="store_true",
         help="write risky operations as safe multi-revision sequences (index CONCURRENTLY, foreign key and "
-        "NOT NULL as NOT VALID + VALIDATE), each judged",
+        "NOT NULL as NOT VALID + VALIDATE, a NOT NULL column in four steps with a batched backfill, a rename "
+        "declared with info={'renamed_from': ...} as expand/contract), each judged",
     )
 
 

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE (- or none: stdout)")
+    parser.add_argument(
+        "--pretty", action="store_true", help="indent the --json output (default: one line unless stdout is a terminal)"
+    )
 
 
 def _check_output(path: Path) -> None:
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import json
 
     from syncdb_tui.core.errors import UnreachableError
-    from syncdb_tui.core.jsontext import json_default
+    from syncdb_tui.core.jsontext import dumps_indented, json_default
     from syncdb_tui.core.report import build_report, render_markdown
 
     path = Path(args.output) if args.output and args.output != "-" else None
@@ -58,7 +61,13 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         _check_output(path)
     env = ctx.environment()
     report = asyncio.run(build_report(ctx.project, env))
-    text = json.dumps(report.to_json(), indent=2, default=json_default) + "\n" if ctx.json else render_markdown(report)
+    if ctx.json:
+        # a file is indented (people open it); stdout is one line unless --pretty or a terminal
+        data = report.to_json()
+        pretty = path is not None or ctx.pretty
+        text = (dumps_indented(data) if pretty else json.dumps(data, default=json_default)) + "\n"
+    else:
+        text = render_markdown(report)
     if path is not None and ctx.dry_run:
         ctx.write(text)
         ctx.note(f"dry run: the report would be written to {path}; printed here instead")

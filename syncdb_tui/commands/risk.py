@@ -12,20 +12,17 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from syncdb_tui.core.risk.output import FORMATS
 
 if TYPE_CHECKING:
     from syncdb_tui.commands.context import CommandContext
     from syncdb_tui.config import RiskThresholds
     from syncdb_tui.core.envs.environments import Environment
     from syncdb_tui.core.project.revisions import Project, RevisionGraph
-    from syncdb_tui.core.risk.analysis import Finding, RiskAnalysis
+    from syncdb_tui.core.risk.analysis import LiveContext, RiskAnalysis
     from syncdb_tui.core.risk.locks import Blocker
-
-SEVERITY_NAMES = ("LOW", "MEDIUM", "HIGH")
-FORMATS = ("text", "json", "sarif", "github")
-RICH_TABLE_LIMIT = 200
-"""Above this many findings (or when stdout is not a terminal) text output is plain lines."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,20 +59,10 @@ class _Source:
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
-    import asyncio
+    """``syncdb risk``; also what the CLI's fast path for ``syncdb risk FILE.sql`` calls."""
+    from syncdb_tui.core.risk.output import check_fail_on, fail_on_severity
 
-    from syncdb_tui.core.errors import CheckFailed, UsageError
-    from syncdb_tui.core.risk.analysis import Severity
-
-    fail_on = None
-    if args.fail_on is not None:
-        name = str(args.fail_on).strip().upper()
-        if name not in SEVERITY_NAMES:
-            raise UsageError(
-                f"--fail-on {args.fail_on!r} is not a severity",
-                hint="use LOW, MEDIUM or HIGH",
-            )
-        fail_on = Severity[name]
+    fail_on = fail_on_severity(args.fail_on)
     env_name = getattr(args, "env", None)
     target = args.target
     env: Environment | None = None
@@ -89,34 +76,16 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     else:
         env = ctx.environment()
         sources = _pending_sources(ctx, env)
-    results, blockers, live_error = asyncio.run(_judge(ctx, sources, env))
+    results, blockers, live_error = _judge(ctx, sources, env)
     _output(ctx, results, blockers, env, live_error)
-    if fail_on is not None:
-        reached = [f for _, analysis in results for f in analysis.findings if f.severity >= fail_on]
-        if reached:
-            rules = ", ".join(sorted({f.rule for f in reached}))
-            raise CheckFailed(
-                f"{len(reached)} finding(s) at or above {fail_on.name}: {rules}",
-                hint="apply the mitigations shown, or suppress a finding with '-- syncdb: ignore RULE reason'",
-                title="risk too high",
-            )
+    check_fail_on(results, fail_on)
     return 0
 
 
 def _read_file(path: Path) -> _Source:
-    from syncdb_tui.core.errors import UsageError
+    from syncdb_tui.core.risk.output import read_sql_file
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(
-            f"the SQL file {path} does not exist",
-            hint="give the path of a .sql file, a revision id or a range A:B",
-            title="no such file",
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read {path}: {error}", hint="give a readable UTF-8 .sql file") from None
-    return _Source(str(path), None, text, path=str(path))
+    return _Source(str(path), None, read_sql_file(path), path=str(path))
 
 
 def _full_revision(project: Project, target: str, graph: RevisionGraph | None = None) -> str | None:
@@ -197,32 +166,43 @@ def _pending_sources(ctx: CommandContext, env: Environment) -> list[_Source]:
     ]
 
 
-async def _judge(
-    ctx: CommandContext, sources: list[_Source], env: Environment | None
-) -> tuple[list[tuple[_Source, RiskAnalysis]], list[Blocker], str]:
+async def _live(
+    ctx: CommandContext, sources: list[_Source], env: Environment
+) -> tuple[LiveContext | None, list[Blocker], str]:
+    """The environment's table sizes and the sessions the SQL would wait behind (or why not known)."""
+    from syncdb_tui.core.envs.environments import connection
     from syncdb_tui.core.errors import SyncdbError
     from syncdb_tui.core.risk import analysis as risk
     from syncdb_tui.core.risk import locks
 
     tables: set[str] = set()
-    if env is not None:
-        for source in sources:
-            tables |= risk.tables_touched(source.sql) if source.sql else frozenset()
-    context = None
+    for source in sources:
+        tables |= risk.tables_touched(source.sql) if source.sql else frozenset()
+    try:
+        async with connection(env) as conn:
+            context = await risk.load_live_context(conn, tables)
+            blockers = await locks.lock_conflicts(
+                conn, tables, long_running_seconds=ctx.config.risk.long_running_seconds
+            )
+    except SyncdbError as error:
+        return None, [], error.message
+    return context, blockers, ""
+
+
+def _judge(
+    ctx: CommandContext, sources: list[_Source], env: Environment | None
+) -> tuple[list[tuple[_Source, RiskAnalysis]], list[Blocker], str]:
+    from syncdb_tui.core.risk import analysis as risk
+
+    context: LiveContext | None = None
     blockers: list[Blocker] = []
     live_error = ""
     if env is not None:
-        from syncdb_tui.core.envs.environments import connection
+        import asyncio
 
-        try:
-            async with connection(env) as conn:
-                context = await risk.load_live_context(conn, tables)
-                blockers = await locks.lock_conflicts(
-                    conn, tables, long_running_seconds=ctx.config.risk.long_running_seconds
-                )
-        except SyncdbError as error:
-            live_error = error.message
-    thresholds = _thresholds(ctx)
+        context, blockers, live_error = asyncio.run(_live(ctx, sources, env))
+    # table sizes matter only with live context: a lone .sql file judged offline needs no config
+    thresholds = _thresholds(ctx) if context is not None or any(s.revision is not None for s in sources) else None
     # a revision is run by `syncdb migrate`, which sets lock_timeout itself; a .sql file may not be
     if context is None and sources and all(s.revision is not None for s in sources):
         from syncdb_tui.core.project.cache import open_cache
@@ -268,75 +248,24 @@ def _output(
     env: Environment | None,
     live_error: str,
 ) -> None:
-    fmt = getattr(ctx.args, "format", None) or ("json" if ctx.json else "text")
-    if fmt == "json":
-        ctx.write_json([_finding_json(f, s) for s, a in results for f in [*a.findings, *a.suppressed]])
-    elif fmt in ("sarif", "github"):
-        from syncdb_tui import __version__
-        from syncdb_tui.core.risk import verdicts
+    from syncdb_tui import __version__
+    from syncdb_tui.core.risk import output
 
-        located = [
-            item
-            for source, analysis in results
-            for item in verdicts.locate(
-                [*analysis.findings, *analysis.suppressed], path=source.path, revision=source.revision
-            )
-        ]
-        if fmt == "sarif":
-            ctx.write_json(verdicts.sarif(located, tool_version=__version__))
-        else:
-            ctx.write("\n".join(verdicts.github_lines(located)))
-    elif _wants_rich(ctx, results):
-        _render_table(ctx, results)
-    else:
-        _render_plain(ctx, results)
-    revisions = sum(1 for source, _ in results if source.revision is not None)
-    if revisions:
-        ctx.note(
-            f"judged {revisions} revision(s): {', '.join(s.label for s, _ in results[:3])}{' …' * (revisions > 3)}"
-        )
-    with_context = any(a.judged_with_context for _, a in results)
-    if live_error:
-        ctx.note(f"note: judged without live context: {live_error}")
-    elif not with_context:
-        ctx.note("note: judged without live context (no --env): table sizes unknown, baseline severities")
-    for source, _ in results:
-        if source.not_rendered:
-            ctx.note(
-                f"note: {source.label} rendered only in part offline (its statements before the stop are judged): "
-                f"{source.not_rendered}"
-            )
-    for source, analysis in results:
-        for finding in analysis.suppressed:
-            ctx.note(f"suppressed: {source.label} line {finding.line} {finding.rule}: {finding.suppression_reason}")
-    for blocker in blockers:
-        ctx.note(f"blocker: {blocker.sentence}")
-    if env is not None and with_context and not blockers:
-        ctx.note(f"no session on {env.name} holds locks on these tables or runs long transactions")
-
-
-def _finding_json(finding: Finding, source: _Source) -> dict[str, Any]:
-    return {**finding.to_json(), "revision": source.revision}
-
-
-def _wants_rich(ctx: CommandContext, results: list[tuple[_Source, RiskAnalysis]]) -> bool:
-    """A rich table only for a person at a terminal, and only for a readable number of findings."""
+    fmt = output.output_format(getattr(ctx.args, "format", None), json_flag=ctx.json)
     try:
         tty = bool(ctx.out.isatty())
     except (AttributeError, ValueError):
         tty = False
-    return tty and sum(len(a.findings) for _, a in results) <= RICH_TABLE_LIMIT
-
-
-def _render_plain(ctx: CommandContext, results: list[tuple[_Source, RiskAnalysis]]) -> None:
-    """Plain lines: cheap for thousands of findings, and what pipes and CI logs read."""
-    from syncdb_tui.core.risk.verdicts import locate, text_lines
-
-    out: list[str] = []
-    for source, analysis in results:
-        out.append(f"{source.label}: risk {analysis.risk.name}" + ("" if analysis.findings else " (no findings)"))
-        out += text_lines(locate(analysis.findings, path=source.path, revision=source.revision))
-    ctx.write("\n".join(out))
+    if fmt in ("json", "sarif"):
+        ctx.write_json(output.payload(results, fmt, tool_version=__version__))
+    elif fmt == "text" and output.wants_table(results, tty=tty):
+        _render_table(ctx, results)
+    else:
+        # plain lines for text: cheap for thousands of findings, and what pipes and CI logs read
+        ctx.write(output.render(results, fmt))
+    sentences = [blocker.sentence for blocker in blockers]
+    for line in output.notes(results, env_name=env.name if env else None, live_error=live_error, blockers=sentences):
+        ctx.note(line)
 
 
 def _render_table(ctx: CommandContext, results: list[tuple[_Source, RiskAnalysis]]) -> None:

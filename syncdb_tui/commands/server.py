@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def server_status(data_dir: Path) -> dict[str, Any]:
-    """What ``syncdb server status`` reports; starts nothing."""
+def server_status(data_dir: Path, configured_idle_stop: float | None = None) -> dict[str, Any]:
+    """What ``syncdb server status`` reports; starts nothing (``configured_idle_stop``: ``[embedded] idle_stop``)."""
     import time
 
     from syncdb_tui.core.envs.embedded import idle_stop_seconds, postmaster_pid, read_keeper_state, server_users
@@ -31,7 +31,11 @@ def server_status(data_dir: Path) -> dict[str, Any]:
     pid = postmaster_pid(pgdata)
     users = server_users(pgdata) if pid is not None else []
     state = read_keeper_state(data_dir) if pid is not None else None
-    idle_stop = float(state["idle_stop"]) if state and state.get("idle_stop") is not None else idle_stop_seconds()
+    idle_stop = (
+        float(state["idle_stop"])
+        if state and state.get("idle_stop") is not None
+        else idle_stop_seconds(configured=configured_idle_stop)
+    )
     idle_since = state.get("idle_since") if state else None
     stops_in = None
     if pid is not None and not users and isinstance(idle_since, int | float):
@@ -72,7 +76,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     from syncdb_tui.core.errors import RefusedError
 
     data_dir = ctx.config.data_dir
-    status = server_status(data_dir)
+    status = server_status(data_dir, ctx.config.embedded_idle_stop)
     if args.action == "status":
         if ctx.json:
             ctx.write_json(status)
@@ -99,7 +103,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
 
     stopped = stop_server(data_dir)
     if ctx.json:
-        ctx.write_json({**server_status(data_dir), "stopped": stopped})
+        ctx.write_json({**server_status(data_dir, ctx.config.embedded_idle_stop), "stopped": stopped})
     else:
         ctx.write("embedded server: stopped" if stopped else "embedded server: not running")
     return 0

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-drift", action="store_true", help="skip comparing the models with the database (faster)")
     parser.add_argument(
+        "--pretty", action="store_true", help="indent the --json output (default: one line unless stdout is a terminal)"
+    )
+    parser.add_argument(
         "--no-fingerprint",
         action="store_true",
         help="skip comparing the live schema's fingerprint with the one its revision should give (the first "

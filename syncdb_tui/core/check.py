@@ -89,12 +89,14 @@ async def uncovered_model_changes(project: Project, env: Environment) -> Any:
         return None
     from syncdb_tui.core.changes.executor import plan_and_apply
     from syncdb_tui.core.envs.scratch import scratch_database
+    from syncdb_tui.core.fingerprint import remember_expected
     from syncdb_tui.core.schema.drift import compute_drift
 
     async with scratch_database(env, "check") as scratch:
         heads = project.graph().heads
         if heads:
             await asyncio.to_thread(plan_and_apply, project, scratch, "upgrade", "heads" if len(heads) > 1 else "head")
+        await remember_expected(project, scratch, tuple(sorted(heads)))  # the fingerprint at head: no second copy
         return await asyncio.to_thread(compute_drift, project.config, scratch)
 
 
@@ -113,22 +115,12 @@ async def check(
     ``require_models``: a project without models (no target_metadata in the config, env.py's is None)
     fails the check, since nothing could be compared; ``--no-models`` turns that into a note.
     """
+    from syncdb_tui.core.status import add_fingerprint
     from syncdb_tui.core.status import status as load_status
 
-    status = await load_status(project, env, with_fingerprint=check_models)
+    status = await load_status(project, env)
     problems = status_problems(status, max_risk=max_risk, allow_pending=allow_pending)
-    fingerprint = status.fingerprint
-    notes_fp = ""
-    if fingerprint is not None and fingerprint.matches is False:
-        problems.append(
-            f"the live schema of {env.name} differs from what its migrations give at "
-            f"{', '.join(fingerprint.revision) or 'base'} (changed outside the migrations): "
-            + "; ".join(fingerprint.differences[:10])
-            + (f"; … {len(fingerprint.differences) - 10} more" if len(fingerprint.differences) > 10 else "")
-        )
-    elif fingerprint is not None and fingerprint.matches is None and fingerprint.note:
-        notes_fp = f"schema fingerprint not compared: {fingerprint.note}"
-    notes: list[str] = [notes_fp] if notes_fp else []
+    notes: list[str] = []
     uncovered = None
     if status.reachable and not check_models:
         notes.append("models not compared with the migrations: --dry-run creates no scratch database")
@@ -161,6 +153,20 @@ async def check(
                 )
             else:
                 notes.append("models not checked: no target_metadata configured (--no-models)")
+    # after the models: their scratch database at head gave the expected schema there too
+    fingerprint = None
+    if check_models and status.reachable:
+        status = await add_fingerprint(project, env, status)
+        fingerprint = status.fingerprint
+    if fingerprint is not None and fingerprint.matches is False:
+        problems.append(
+            f"the live schema of {env.name} differs from what its migrations give at "
+            f"{', '.join(fingerprint.revision) or 'base'} (changed outside the migrations): "
+            + "; ".join(fingerprint.differences[:10])
+            + (f"; … {len(fingerprint.differences) - 10} more" if len(fingerprint.differences) > 10 else "")
+        )
+    elif fingerprint is not None and fingerprint.matches is None and fingerprint.note:
+        notes.insert(0, f"schema fingerprint not compared: {fingerprint.note}")
     fingerprint_differs = fingerprint is not None and fingerprint.matches is False
     # a hand-made change is already named object by object by the fingerprint: not twice
     if (uncovered is None or getattr(uncovered, "is_empty", True)) and not fingerprint_differs:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,7 +66,8 @@ def _cache_dir(project: Project) -> Path:
 
 def cache_key(project: Project, revisions: tuple[str, ...], server_major: int) -> str:
     """The hash of everything that decides the schema at ``revisions``: their files, env.py, the server."""
-    from syncdb_tui.core.changes.plan import env_py_sha256, file_sha256
+    from syncdb_tui.core.changes.plan import env_py_sha256
+    from syncdb_tui.core.project.cache import file_hash as file_sha256  # read again only when size/mtime change
 
     graph = project.graph()
     parts = [f"env.py={env_py_sha256(project)}", f"server={server_major}"]
@@ -87,9 +89,8 @@ async def expected_snapshot(
     from syncdb_tui.core.envs.scratch import scratch_database, scratch_host
     from syncdb_tui.core.errors import UsageError
 
-    path = _cache_dir(project) / f"{cache_key(project, revisions, server_major)}.json"
     try:
-        return SchemaSnapshot.from_json(json.loads(path.read_text()))
+        return SchemaSnapshot.from_json(json.loads(_cache_path(project, revisions, server_major).read_text()))
     except (OSError, ValueError, KeyError):
         pass
     host = await scratch_host(project.config, env)
@@ -104,11 +105,32 @@ async def expected_snapshot(
             await asyncio.to_thread(plan_and_apply, project, scratch, "upgrade", target)
         async with connection(scratch) as conn:
             expected = await snapshot(conn)
+    _remember(project, revisions, server_major, expected)
+    return expected
+
+
+async def remember_expected(project: Project, scratch: Environment, revisions: tuple[str, ...]) -> None:
+    """Keep the schema of ``scratch``, a database someone else just migrated to ``revisions`` from base,
+    as the schema expected there (``check`` migrates one to head for the models: the fingerprint
+    then needs no scratch database of its own)."""
+    from syncdb_tui.core.envs.environments import connection
+
+    async with connection(scratch) as conn:
+        expected = await snapshot(conn)
+        server_major = conn.get_server_version().major
+    _remember(project, revisions, server_major, expected)
+
+
+def _cache_path(project: Project, revisions: tuple[str, ...], server_major: int) -> Path:
+    return _cache_dir(project) / f"{cache_key(project, revisions, server_major)}.json"
+
+
+def _remember(project: Project, revisions: tuple[str, ...], server_major: int, expected: SchemaSnapshot) -> None:
+    path = _cache_path(project, revisions, server_major)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(expected.to_json(), sort_keys=True))
     tmp.replace(path)
-    return expected
 
 
 async def fingerprint_status(project: Project, env: Environment) -> FingerprintStatus:

@@ -114,8 +114,15 @@ async def status(
     with_risk: bool = True,
     with_drift: bool = False,
     with_fingerprint: bool = False,
+    with_sql: bool = True,
+    graph: RevisionGraph | None = None,
 ) -> EnvironmentStatus:
     """The status of ``env``: current, applied, pending (with SQL and risk), unknown.
+
+    ``with_sql=False`` is the quick look of the app's first screen: the pending revisions
+    come without SQL and risk (their ``risk`` is ``""``: not judged yet) and no rehearsal
+    is looked up, so nothing renders SQL; with ``graph`` given (the app reads it from the
+    revision cache) nothing of Alembic is imported.
 
     An unreachable environment comes back with ``reachable=False`` and the reason
     in ``error`` rather than raising, so a screen of several environments always
@@ -126,7 +133,8 @@ async def status(
     """
     from syncdb_tui.core.envs.environments import connect
 
-    graph = await asyncio.to_thread(project.graph)
+    if graph is None:
+        graph = await asyncio.to_thread(project.graph)
     base: dict[str, Any] = {"environment": env.name, "database": env.database, "protected": env.protected}
     try:
         conn = await connect(env)
@@ -144,7 +152,10 @@ async def status(
         pending_ids = [] if unknown else _pending_order(graph, applied_set)
         marker = await _push_marker(conn)
         hashes, last_change, ledger_note = await _ledger_state(conn)
-        pending, judged = await _pending_details(project, env, conn, graph, pending_ids, with_risk)
+        if with_sql:
+            pending, judged = await _pending_details(project, env, conn, graph, pending_ids, with_risk)
+        else:
+            pending, judged = [_unjudged(graph, rev) for rev in pending_ids], False
     finally:
         await conn.close()
     edited = await asyncio.to_thread(edited_revisions, project, graph, applied, hashes)
@@ -167,24 +178,14 @@ async def status(
     if ledger_note:
         notes.append(ledger_note)
     drift = await _drift(project, env) if with_drift else None
-    fingerprint = None
-    if with_fingerprint:
-        from syncdb_tui.core.fingerprint import fingerprint_status
-
-        fingerprint = await fingerprint_status(project, env)
-        if fingerprint.matches is False:
-            notes.append(
-                f"the live schema differs from what the migrations give at {', '.join(current) or 'base'} "
-                f"({len(fingerprint.differences)} difference(s)): changed by hand?"
-            )
     rehearsal = None
-    if pending:
+    if pending and with_sql:
         from syncdb_tui.core.changes.rehearse import rehearsal_of_pending
 
         rehearsal = await asyncio.to_thread(
             rehearsal_of_pending, project, env.name, tuple(current), tuple(item.revision for item in pending)
         )
-    return EnvironmentStatus(
+    result = EnvironmentStatus(
         **base,
         reachable=True,
         server_version=str(version["v"]).split(" ")[0] if version else "",
@@ -200,9 +201,27 @@ async def status(
         notes=tuple(notes),
         edited=edited,
         last_change=last_change,
-        fingerprint=fingerprint,
         rehearsal=rehearsal,
     )
+    return await add_fingerprint(project, env, result) if with_fingerprint else result
+
+
+async def add_fingerprint(project: Project, env: Environment, status: EnvironmentStatus) -> EnvironmentStatus:
+    """``status`` with the live schema's fingerprint against the expected one (and a note when they differ)."""
+    from dataclasses import replace
+
+    from syncdb_tui.core.fingerprint import fingerprint_status
+
+    if not status.reachable:
+        return status
+    fingerprint = await fingerprint_status(project, env)
+    notes = status.notes
+    if fingerprint.matches is False:
+        notes += (
+            f"the live schema differs from what the migrations give at {', '.join(status.current) or 'base'} "
+            f"({len(fingerprint.differences)} difference(s)): changed by hand?",
+        )
+    return replace(status, fingerprint=fingerprint, notes=notes)
 
 
 async def _ledger_state(conn: asyncpg.Connection) -> tuple[dict[str, str], LedgerEntry | None, str]:
@@ -227,7 +246,8 @@ def edited_revisions(
     project: Project, graph: RevisionGraph, applied: tuple[str, ...], hashes: dict[str, str]
 ) -> tuple[EditedRevision, ...]:
     """The ``applied`` revisions whose file's sha256 is not the one the ledger recorded when applying it."""
-    from syncdb_tui.core.changes.plan import file_sha256
+    # the revision cache's hashes: a file is read again only when its size or mtime changed
+    from syncdb_tui.core.project.cache import file_hash as file_sha256
 
     edited = []
     for revision in applied:
@@ -278,8 +298,17 @@ async def _pending_details(
 ) -> tuple[list[PendingRevision], bool]:
     if not pending_ids:
         return [], False
-    sqls = await asyncio.to_thread(offline_range, project, pending_ids, "upgrade", env)
-    return await judge_revisions(project, sqls, conn=conn if with_risk else None, with_risk=with_risk)
+    from syncdb_tui.core.project.cache import open_cache
+
+    cache = await asyncio.to_thread(open_cache, project)  # read once: the SQL and the findings of each revision
+    sqls = await asyncio.to_thread(offline_range, project, pending_ids, "upgrade", env, cache=cache)
+    return await judge_revisions(project, sqls, conn=conn if with_risk else None, with_risk=with_risk, cache=cache)
+
+
+def _unjudged(graph: RevisionGraph, revision: str) -> PendingRevision:
+    """A pending revision before its SQL is rendered and judged (``risk=""``)."""
+    info = graph.by_id.get(revision)
+    return PendingRevision(revision, info.message if info else "", "", (), "")
 
 
 def status_sync(project: Project, env: Environment, **kwargs: Any) -> EnvironmentStatus:

@@ -714,6 +714,35 @@ async def _set_aside_indexes(conn: asyncpg.Connection, tables: Sequence[str]) ->
     return [row["definition"] for row in rows]
 
 
+async def _truncate_empty(conn: asyncpg.Connection, tables: Sequence[str]) -> set[str]:
+    """TRUNCATE the empty ``tables`` in this transaction and return them.
+
+    Their rows then go into files created by this transaction: COPY may FREEZE them (no
+    hint-bit writes and no vacuum freeze later) and, on a server at ``wal_level = minimal``
+    (docs/dev-loop.md), the load writes no WAL at all.  Nothing is lost: they are empty.
+    A table referenced by a foreign key of a table left out is left out too (TRUNCATE
+    would refuse it).
+    """
+    if not tables:
+        return set()
+    oids = {table: int(await conn.fetchval("SELECT $1::regclass::oid", f'"{table}"')) for table in tables}
+    references = await conn.fetch(
+        "SELECT conrelid::int AS child, confrelid::int AS parent FROM pg_constraint WHERE contype = 'f'"
+    )
+    chosen = set(oids.values())
+    changed = True
+    while changed:
+        changed = False
+        for row in references:
+            if row["parent"] in chosen and row["child"] not in chosen:
+                chosen.discard(row["parent"])
+                changed = True
+    truncated = {table for table, oid in oids.items() if oid in chosen}
+    if truncated:
+        await conn.execute("TRUNCATE " + ", ".join(f'"{table}"' for table in tables if table in truncated))
+    return truncated
+
+
 async def _rebuild_indexes(conn: asyncpg.Connection, definitions: Sequence[str]) -> None:
     if not definitions:
         return
@@ -734,8 +763,11 @@ async def _copy_binary(
     make: Callable[[tuple[int, int, int]], bytes],
     batches: list[tuple[int, int, int]],
     written: Callable[[int], None],
+    *,
+    freeze: bool = False,
 ) -> None:
-    """One binary COPY of every batch of ``table``, generating the next batch in a thread meanwhile."""
+    """One binary COPY of every batch of ``table``, generating the next batch in a thread meanwhile
+    (``freeze``: the table was truncated in this transaction, its rows are written frozen)."""
 
     def prefetch(index: int) -> asyncio.Future[bytes] | None:
         if index >= len(batches):
@@ -758,7 +790,7 @@ async def _copy_binary(
                 upcoming.cancel()
         yield COPY_TRAILER
 
-    await conn.copy_to_table(table, source=source(), columns=columns, format="binary")
+    await conn.copy_to_table(table, source=source(), columns=columns, format="binary", freeze=freeze)
 
 
 async def _first_ids(conn: asyncpg.Connection, tables: Sequence[str]) -> dict[str, int]:
@@ -863,7 +895,9 @@ async def seed(conn: asyncpg.Connection, options: SeedOptions) -> SeedResult:
         await _skip_foreign_key_checks(conn)
         base = {table: 1 for table in IDENTITY_TABLES} | await _first_ids(conn, tables)
         big = [table for table in tables if plan_.rows(table) >= INDEX_REBUILD_ROWS]
-        set_aside = await _set_aside_indexes(conn, [table for table in big if await _empty(conn, table)])
+        empty = [table for table in tables if await _empty(conn, table)]
+        truncated = await _truncate_empty(conn, empty)
+        set_aside = await _set_aside_indexes(conn, [table for table in big if table in empty])
         for table in tables:
             wanted = [name for name in COLUMNS[table] if name in existing[table]]
             keep = [COLUMNS[table].index(name) for name in wanted]
@@ -889,7 +923,9 @@ async def seed(conn: asyncpg.Connection, options: SeedOptions) -> SeedResult:
                     )
 
                 make_binary = partial(_make_binary_batch, table, seed_value=options.seed, plan_=plan_, base=base)
-                await _copy_binary(conn, table, binary_columns, make_binary, batches, written)
+                await _copy_binary(
+                    conn, table, binary_columns, make_binary, batches, written, freeze=table in truncated
+                )
                 counts[table] = rows_written
                 continue
             make = partial(_make_batch, table, seed_value=options.seed, plan_=plan_, base=base, keep=keep)

@@ -244,6 +244,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "risk: copy the SQL mitigations",
     ),
     ActionSpec(
+        "syncdb.risk.safe",
+        "S",
+        "safe_pattern",
+        "Safe pattern",
+        "Write the safe multi-revision pattern for the highlighted finding (as generate --safe), in place of its "
+        "pending revision; or say why there is none.",
+        "risk",
+        "risk: write the safe pattern of a finding",
+    ),
+    ActionSpec(
         "syncdb.jobs.cancel",
         "c",
         "screen.cancel_job",

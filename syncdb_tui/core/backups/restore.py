@@ -28,6 +28,7 @@ import contextlib
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,6 +66,10 @@ __all__ = [
 ]
 
 _PROCESSING = re.compile(r'processing data for table "(?P<name>.+)"')
+_FINISHED = re.compile(r"finished item \d+ TABLE DATA (?P<tag>.+?)\s*$")
+"""A parallel pg_restore's leader reports a table's data loaded (and committed): the table's name, no schema."""
+_QUALIFIED = re.compile(r'(?:"(?:[^"]|"")*"|[^".]+)\.(?:"(?P<quoted>(?:[^"]|"")*)"|(?P<bare>[^".]+))')
+"""A manifest table name, ``quote_ident(schema).quote_ident(table)``."""
 
 
 @dataclass(frozen=True)
@@ -173,20 +178,27 @@ async def drop_database(env: Environment, database: str) -> None:
 
 
 async def compare_tables(
-    env: Environment, database: str, manifest: BackupManifest, *, workers: int = 2
+    env: Environment,
+    database: str,
+    manifest: BackupManifest,
+    *,
+    workers: int = 2,
+    counted: Mapping[str, int | None] | None = None,
 ) -> tuple[tuple[str, ...], list[TableCheck]]:
     """The Alembic revisions now in ``database`` and each manifest table's rows against the manifest.
 
     The counts run on up to ``workers`` connections at once, biggest tables first, without
     parallel query (measured faster than parallel workers when several counts run at once).
+    ``counted``: exact counts already taken of tables whose rows can no longer change
+    (:class:`_EarlyCounts`); those tables are not counted again.
     """
     from syncdb_tui.core.backups.backup import read_alembic_revisions
     from syncdb_tui.core.envs.environments import connection
 
     expected = manifest.expected_rows()
     sizes = {table.name: table.bytes for table in manifest.tables}
-    queue = sorted(expected, key=lambda name: sizes.get(name, 0), reverse=True)
-    actual: dict[str, int | None] = {}
+    actual: dict[str, int | None] = {name: count for name, count in (counted or {}).items() if name in expected}
+    queue = sorted((name for name in expected if name not in actual), key=lambda name: sizes.get(name, 0), reverse=True)
 
     async def count_some() -> None:
         async with connection(env, database=database, server_settings={"max_parallel_workers_per_gather": "0"}) as conn:
@@ -196,8 +208,84 @@ async def compare_tables(
 
     async with connection(env, database=database) as conn:
         revisions = await read_alembic_revisions(conn)
-    await asyncio.gather(*(count_some() for _ in range(max(1, min(workers, len(queue))))))
+    if queue:
+        await asyncio.gather(*(count_some() for _ in range(max(1, min(workers, len(queue))))))
     return revisions, [TableCheck(name, rows, actual.get(name)) for name, rows in expected.items()]
+
+
+def _unqualified(name: str) -> str | None:
+    """The table's own name, unquoted, of a manifest name ``schema.table`` (None when it does not parse)."""
+    match = _QUALIFIED.fullmatch(name)
+    if match is None:
+        return None
+    quoted = match.group("quoted")
+    return quoted.replace('""', '"') if quoted is not None else match.group("bare")
+
+
+class _EarlyCounts:
+    """Exact row counts of the tables a parallel pg_restore has finished loading, taken while it goes on.
+
+    A table's rows do not change after its TABLE DATA item (the later items build indexes,
+    constraints and triggers), so its count then is the count the check after the restore
+    would take: the check counts only the tables left (the check itself is unchanged).  One
+    table at a time on one connection (pg_restore keeps the cores busy); a table whose name
+    appears in two schemas is left to the check, as is any table whose count did not finish.
+    """
+
+    def __init__(self, env: Environment, database: str, manifest: BackupManifest) -> None:
+        self.env, self.database = env, database
+        by_name: dict[str, list[str]] = {}
+        for qualified in manifest.expected_rows():
+            table = _unqualified(qualified)
+            if table is not None:
+                by_name.setdefault(table, []).append(qualified)
+        self._tables = {table: names[0] for table, names in by_name.items() if len(names) == 1}
+        self.counts: dict[str, int | None] = {}
+        self._queue: list[str] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def on_line(self, line: str) -> None:
+        match = _FINISHED.search(line)
+        qualified = self._tables.get(match.group("tag")) if match else None
+        if qualified is None or self._closing:
+            return
+        self._queue.append(qualified)
+        self._wake.set()
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._count())
+
+    async def _count(self) -> None:
+        from syncdb_tui.core.envs.environments import connection
+
+        settings = {"max_parallel_workers_per_gather": "0", "application_name": "syncdb restore check"}
+        async with connection(self.env, database=self.database, server_settings=settings) as conn:
+            while not self._closing:
+                if not self._queue:
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                name = self._queue.pop(0)
+                count = await _count_or_none(conn, name)
+                if count is not None:  # a failed count is left to the check
+                    self.counts[name] = count
+
+    async def finish(self) -> dict[str, int | None]:
+        """Stop (after the count in progress) and close the connection; the counts taken."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self._task
+        return dict(self.counts)
+
+    async def cancel(self) -> None:
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
 
 
 async def _count_or_none(conn: asyncpg.Connection, name: str) -> int | None:
@@ -274,9 +362,10 @@ async def restore(
         safety_path = safety.path
     if plan.create_database:
         await create_database(env, plan.database)
+    early = _EarlyCounts(env, plan.database, manifest) if plan.jobs > 1 and plan.mode != "in-place" else None
     try:
         try:
-            run = await _run_restore(plan, env, progress, config.lock_timeout)
+            run = await _run_restore(plan, env, progress, config.lock_timeout, early)
         except _BlockedRestore as blocked:
             raise OperationError(
                 f"the restore into {plan.database} waited more than {config.lock_timeout:g} s for locks held by "
@@ -297,6 +386,8 @@ async def restore(
                 title="restore failed",
             )
     except BaseException:
+        if early is not None:
+            await early.cancel()
         if plan.create_database:
             await asyncio.shield(drop_database(env, plan.database))
         if safety_path is not None:
@@ -304,8 +395,9 @@ async def restore(
 
             await asyncio.to_thread(mark_failed_attempt, safety_path)
         raise
+    counted = await early.finish() if early is not None else {}
     emit(progress, JobProgress(phase="comparing row counts with the manifest"))
-    revisions, checks = await compare_tables(env, plan.database, manifest)
+    revisions, checks = await compare_tables(env, plan.database, manifest, counted=counted)
     problems = differences(manifest, revisions, checks, await tables_of(env, plan.database))
     if problems:
         raise _differs(plan.database, problems, f"inspect {plan.database} before using it")
@@ -358,8 +450,10 @@ async def _restore_beside(
         checking.cancel()
         await lock_conn.close()
         raise
+    early = _EarlyCounts(env, copy, manifest) if plan.jobs > 1 else None
     try:
-        run = await _run_restore(plan, env, progress, 0)
+        run = await _run_restore(plan, env, progress, 0, early)
+        counted = await early.finish() if early is not None else {}
         await checking  # a damaged backup is refused, whatever pg_restore made of it
         if not run.ok:
             raise OperationError(
@@ -369,7 +463,7 @@ async def _restore_beside(
                 title="restore failed",
             )
         emit(progress, JobProgress(phase="comparing the copy with the manifest"))
-        revisions, checks = await compare_tables(env, copy, manifest)
+        revisions, checks = await compare_tables(env, copy, manifest, counted=counted)
         problems = differences(manifest, revisions, checks, await tables_of(env, copy))
         if problems:
             raise _differs(copy, problems, f"the copy was dropped and {plan.database} on {env.name} was not touched")
@@ -380,6 +474,8 @@ async def _restore_beside(
         emit(progress, JobProgress(phase=f"swapping {copy} into place"))
         await swap(env, copy, plan.previous_database, terminate=terminate)
     except BaseException:
+        if early is not None:
+            await early.cancel()
         if not checking.done():
             checking.cancel()
         with contextlib.suppress(BaseException):
@@ -462,13 +558,19 @@ def _differs(database: str, problems: list[str], what_now: str) -> OperationErro
 
 
 async def _run_restore(
-    plan: RestorePlan, env: Environment, progress: ProgressCallback | None, lock_timeout: float
+    plan: RestorePlan,
+    env: Environment,
+    progress: ProgressCallback | None,
+    lock_timeout: float,
+    early: _EarlyCounts | None = None,
 ) -> ToolRun:
     total = len(plan.manifest.tables) or 1
     done: list[str] = []
     started = time.monotonic()
 
     def on_line(line: str) -> None:
+        if early is not None:
+            early.on_line(line)
         match = _PROCESSING.search(line)
         if match:
             done.append(match.group("name"))

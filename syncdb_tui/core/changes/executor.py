@@ -282,13 +282,10 @@ async def _safe_current(conn: Any) -> tuple[str, ...] | None:
 
 
 async def _take_backup(project: Project, env: Environment, progress: ProgressCallback | None) -> str:
-    from syncdb_tui.core.backups.backup import FORMATS, BackupOptions
-    from syncdb_tui.core.backups.backup import backup as take_backup
+    from syncdb_tui.core.backups.backup import backup_before_change
 
-    config = project.config
-    fmt = config.backup_format if config.backup_format in FORMATS else "custom"
     emit(progress, JobProgress(phase=f"taking a backup of {env.name} before the change"))
-    manifest = await take_backup(env, config, BackupOptions(fmt=fmt, label="before-migrate"), progress=progress)
+    manifest = await backup_before_change(project.config, env, progress=progress)
     return str(manifest.path)
 
 
@@ -393,9 +390,9 @@ class _SampleReporter:
                 self.progress,
                 JobProgress(
                     phase=f"{self.env_name}: {ddl.command} {ddl.phase}",
-                    done=ddl.done,
+                    done=min(ddl.done, ddl.total) if ddl.estimate else ddl.done,
                     total=ddl.total,
-                    unit="blocks",
+                    unit=ddl.unit,
                     detail=detail,
                 ),
             )

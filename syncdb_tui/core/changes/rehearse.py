@@ -11,9 +11,11 @@
 3. runs exactly the plan's revisions there with the real executor (same env.py,
    same lock_timeout), while a sampler on a second connection reads the migration
    backend's statement, its relation locks (``pg_locks``) every few milliseconds;
-4. reports per statement (those longer than the sampling interval) the duration and
-   the locks taken, per lock how long it was held, per table the rows inserted,
-   updated and deleted, and the total time; flags a copy much smaller than the target;
+4. reports per statement (those longer than the sampling interval, and every one that
+   touched rows) the duration, the locks taken and the rows it inserted, updated or
+   deleted (the driver's row count of each statement, read through a SQLAlchemy event on
+   the copy's connections only), per lock how long it was held, per table the rows
+   inserted, updated and deleted, and the total time; flags a copy much smaller than the target;
 5. drops the copy and saves the result beside the project (``.syncdb/rehearsals/<plan id>.json``),
    so that the same plan shown again (``--dry-run``, ``--plan FILE``) says how its rehearsal went.
 """
@@ -79,9 +81,16 @@ class StatementRun:
     seconds: float
     locks: tuple[str, ...]
     """``MODE on table`` acquired while it ran."""
+    rows: int | None = None
+    """Rows it inserted, updated or deleted (the driver's row count; None: not reported, e.g. DDL, DO)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"statement": self.statement, "seconds": round(self.seconds, 3), "locks": list(self.locks)}
+        return {
+            "statement": self.statement,
+            "seconds": round(self.seconds, 3),
+            "locks": list(self.locks),
+            "rows": self.rows,
+        }
 
 
 @dataclass(frozen=True)
@@ -132,7 +141,7 @@ class Rehearsal:
         return self.target_rows > 0 and self.copy_rows < self.target_rows * SMALL_COPY_RATIO
 
     def headline(self) -> str:
-        """One line: when, on what, how long, the longest strong lock."""
+        """One line: when, on what, how long, the longest strong lock, the statement that touched most rows."""
         when = self.rehearsed_at[:16].replace("T", " ")
         if not self.ok:
             return f"rehearsed on {when} ({self.copy_from}): FAILED after {self.seconds:.1f} s: {self.error}"
@@ -144,13 +153,16 @@ class Rehearsal:
             if self.small_copy
             else ""
         )
-        return f"rehearsed on {when} ({self.copy_from}): took {self.seconds:.1f} s{lock_text}{scale}"
+        busiest = max((run for run in self.statements if run.rows), key=lambda run: run.rows or 0, default=None)
+        rows_text = f", {busiest.rows:,} rows by {busiest.statement[:40]}" if busiest is not None else ""
+        return f"rehearsed on {when} ({self.copy_from}): took {self.seconds:.1f} s{lock_text}{rows_text}{scale}"
 
     def lines(self) -> list[str]:
         out = [self.headline()]
         for run in self.statements:
             locks = f" — {', '.join(run.locks)}" if run.locks else ""
-            out.append(f"  {run.seconds:7.3f} s  {run.statement[:90]}{locks}")
+            rows = f" — {run.rows:,} row(s)" if run.rows is not None else ""
+            out.append(f"  {run.seconds:7.3f} s  {run.statement[:90]}{rows}{locks}")
         for lock in self.locks:
             out.append(f"  lock: {lock.describe()}")
         for table, counts in sorted(self.rows.items()):
@@ -199,7 +211,12 @@ class Rehearsal:
             seconds=float(data["seconds"]),
             error=str(data.get("error") or ""),
             statements=tuple(
-                StatementRun(str(s["statement"]), float(s["seconds"]), tuple(s["locks"]))
+                StatementRun(
+                    str(s["statement"]),
+                    float(s["seconds"]),
+                    tuple(s["locks"]),
+                    None if s.get("rows") is None else int(s["rows"]),
+                )
                 for s in data.get("statements", [])
             ),
             locks=tuple(
@@ -238,12 +255,15 @@ def rehearsal_of_pending(
     project: Project, environment: str, before: tuple[str, ...], revisions: tuple[str, ...]
 ) -> Rehearsal | None:
     """The newest rehearsal of exactly these pending revisions, as their files are now, from ``before``."""
-    from syncdb_tui.core.changes.plan import file_sha256
+    from syncdb_tui.core.project.cache import file_hash
 
+    saved = list(rehearsal_dir(project).glob("*.json"))
+    if not saved:  # the common case: nothing was ever rehearsed, nothing to hash
+        return None
     graph = project.graph()
-    hashes = tuple(file_sha256(graph.by_id[rev].path) if rev in graph.by_id else "" for rev in revisions)
+    hashes = tuple(file_hash(graph.by_id[rev].path) if rev in graph.by_id else "" for rev in revisions)
     found: list[Rehearsal] = []
-    for path in rehearsal_dir(project).glob("*.json"):
+    for path in saved:
         try:
             item = Rehearsal.from_json(json.loads(path.read_text()))
         except (OSError, ValueError, KeyError, TypeError):
@@ -318,12 +338,18 @@ class _Sampler:
             except TimeoutError:
                 pass
 
-    def results(self) -> tuple[tuple[StatementRun, ...], tuple[LockHeld, ...]]:
-        runs = tuple(
+    def results(
+        self, executed: list[tuple[str, float, int | None]] | None = None
+    ) -> tuple[tuple[StatementRun, ...], tuple[LockHeld, ...]]:
+        """The statements seen, merged with ``executed`` ((statement, seconds, rows) as the driver ran
+        them, in order): a sampled statement gets its row count; one too short to be sampled is
+        listed when it touched rows."""
+        sampled = [
             StatementRun(query, max(0.0, last - first) + SAMPLE_INTERVAL, tuple(self.statement_locks.get(key, ())))
             for key, (first, last) in sorted(self.statements.items(), key=lambda item: item[1][0])
             for query in [key[1]]
-        )
+        ]
+        runs = tuple(_merge_executed(sampled, executed or []))
         merged: dict[tuple[str, str], float] = {}
         for (mode, relation, _xact), (first, last) in self.locks.items():
             merged[(mode, relation)] = merged.get((mode, relation), 0.0) + max(0.0, last - first) + SAMPLE_INTERVAL
@@ -332,6 +358,64 @@ class _Sampler:
             for (mode, relation), seconds in sorted(merged.items(), key=lambda item: -item[1])
         )
         return runs, locks
+
+
+def _merge_executed(sampled: list[StatementRun], executed: list[tuple[str, float, int | None]]) -> list[StatementRun]:
+    if not executed:
+        return sampled
+    pending = list(sampled)
+    out: list[StatementRun] = []
+    for statement, seconds, rows in executed:
+        match = next((run for run in pending if run.statement == statement), None)
+        if match is not None:
+            pending.remove(match)
+            out.append(replace(match, seconds=max(match.seconds, seconds), rows=rows))
+        elif rows is not None and rows > 0:
+            out.append(StatementRun(statement, seconds, (), rows))
+    return out + pending
+
+
+class _RowCounter:
+    """Row counts of the statements the migration runs on the copy: a SQLAlchemy event on every
+    engine, kept only for connections to the copy's database (installed for the rehearsal only)."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.executed: list[tuple[str, float, int | None]] = []
+        self._started: dict[int, float] = {}
+
+    def before(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self._started[id(cursor)] = time.monotonic()
+
+    def after(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        started = self._started.pop(id(cursor), None)
+        try:
+            if conn.engine.url.database != self.database:
+                return
+        except Exception:
+            return
+        text = " ".join(str(statement).split())
+        if not text or _IGNORED.match(text) or "alembic_version" in text:
+            return
+        count = getattr(cursor, "rowcount", -1)
+        rows = int(count) if isinstance(count, int) and count >= 0 else None
+        seconds = time.monotonic() - started if started is not None else 0.0
+        self.executed.append((text, seconds, rows))
+
+    def __enter__(self) -> _RowCounter:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "before_cursor_execute", self.before)
+        event.listen(Engine, "after_cursor_execute", self.after)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.remove(Engine, "before_cursor_execute", self.before)
+        event.remove(Engine, "after_cursor_execute", self.after)
 
 
 # ---------------------------------------------------------------- the copy
@@ -518,6 +602,8 @@ def _run_on_copy(
     sampler = _Sampler()
     outcome_box: list[Any] = []
 
+    counter = _RowCounter(copy_env.database)
+
     async def run_with_sampler() -> None:
         from syncdb_tui.core.envs.environments import connect
 
@@ -525,7 +611,8 @@ def _run_on_copy(
         stop = asyncio.Event()
         task = asyncio.create_task(sampler.run(conn, stop))
         try:
-            outcome_box.append(await asyncio.to_thread(execute, project, copy_env, copy_plan, progress=progress))
+            with counter:
+                outcome_box.append(await asyncio.to_thread(execute, project, copy_env, copy_plan, progress=progress))
         finally:
             stop.set()
             await task
@@ -542,7 +629,7 @@ def _run_on_copy(
         counts = {"inserted": ins - b_ins, "updated": upd - b_upd, "deleted": dele - b_del}
         if any(counts.values()):
             rows[table] = counts
-    statements, locks = sampler.results()
+    statements, locks = sampler.results(counter.executed)
     if not statements:
         notes.append(
             f"every statement finished within the sampling interval ({SAMPLE_INTERVAL * 1000:.0f} ms): "

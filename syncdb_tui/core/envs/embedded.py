@@ -6,7 +6,8 @@ every syncdb process of the project (the wheel keeps a list of the processes
 that use it).  It listens only on a Unix socket, so no password is involved.
 
 When the last of those processes exits, the server stays up for an idle grace
-period (``SYNCDB_EMBEDDED_IDLE_STOP`` seconds, default 180; 0 stops it at once),
+period (``[embedded] idle_stop`` in syncdb.toml, or ``SYNCDB_EMBEDDED_IDLE_STOP``
+seconds, which wins when set; default 180; 0 stops it at once),
 so consecutive CLI calls join it instead of paying a start and a stop each.  A
 small keeper process (:mod:`syncdb_tui.core.envs.keeper`), started with the
 server, watches the list of users and stops the server once nobody has used it
@@ -85,8 +86,9 @@ def bundled_bin_dir() -> Path | None:
     return Path(path) if path is not None and Path(path).is_dir() else None
 
 
-def idle_stop_seconds(value: float | None = None) -> float:
-    """The idle grace period: ``value`` if given, else ``$SYNCDB_EMBEDDED_IDLE_STOP``, else the default.
+def idle_stop_seconds(value: float | None = None, *, configured: float | None = None) -> float:
+    """The idle grace period: ``value`` if given, else ``$SYNCDB_EMBEDDED_IDLE_STOP``, else ``configured``
+    (``[embedded] idle_stop`` of syncdb.toml), else the default.
 
     Raises:
         ConfigError: the variable is not a number of seconds.
@@ -95,7 +97,7 @@ def idle_stop_seconds(value: float | None = None) -> float:
         return max(0.0, float(value))
     raw = os.environ.get(IDLE_STOP_ENV, "").strip()
     if not raw:
-        return DEFAULT_IDLE_STOP
+        return DEFAULT_IDLE_STOP if configured is None else max(0.0, float(configured))
     try:
         return max(0.0, float(raw))
     except ValueError:
@@ -106,11 +108,14 @@ def idle_stop_seconds(value: float | None = None) -> float:
         ) from None
 
 
-def ensure_server(data_dir: Path, *, idle_stop: float | None = None) -> EmbeddedServer:
+def ensure_server(
+    data_dir: Path, *, idle_stop: float | None = None, configured_idle_stop: float | None = None
+) -> EmbeddedServer:
     """Start (or join) the embedded server whose data lives in ``data_dir/pgdata``.
 
     ``idle_stop``: seconds the server stays up once its last user has exited
-    (default: :func:`idle_stop_seconds`); 0 stops it with the last user.
+    (default: :func:`idle_stop_seconds`, which takes ``configured_idle_stop``, the
+    config's ``[embedded] idle_stop``, when the variable is unset); 0 stops it with the last user.
 
     Blocking (about a second on a cold start): call it from a thread.
 
@@ -119,7 +124,7 @@ def ensure_server(data_dir: Path, *, idle_stop: float | None = None) -> Embedded
         ConfigError: ``$SYNCDB_EMBEDDED_IDLE_STOP`` is invalid.
     """
     pgdata = (data_dir / "pgdata").resolve()
-    idle = idle_stop_seconds(idle_stop)
+    idle = idle_stop_seconds(idle_stop, configured=configured_idle_stop)
     with _lock:
         if pgdata in _servers:
             return _servers[pgdata]

@@ -404,7 +404,7 @@ def resolve_config(config: Config, env_config: EnvironmentConfig) -> Environment
     if env_config.unresolved is not None:
         raise env_config.unresolved
     if env_config.is_embedded:
-        server = ensure_server(config.data_dir)
+        server = ensure_server(config.data_dir, configured_idle_stop=config.embedded_idle_stop)
         database = env_config.database or env_config.name
         ensure_embedded_database(server, database)
         conninfo = ConnectionInfo(host=str(server.socket_dir), port=None, user=server.user, database=database)

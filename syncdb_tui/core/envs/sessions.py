@@ -111,18 +111,28 @@ class DdlProgress:
     """What PostgreSQL's progress views say about the migration's running statement."""
 
     command: str
-    """CREATE INDEX, CLUSTER, VACUUM, ANALYZE or COPY."""
+    """CREATE INDEX, CLUSTER, VACUUM, ANALYZE, COPY, or ALTER TABLE (a rewrite: an estimate)."""
     phase: str
     relation: str
     done: int
     total: int
+    unit: str = "blocks"
+    estimate: bool = False
+    """A table rewrite without a progress view: ``done`` is the size of the new relation's files
+    written so far against the old relation's size (``total``), in bytes — an estimate (the new
+    table may be bigger or smaller, and its indexes are rebuilt after it)."""
 
     @property
     def fraction(self) -> float | None:
-        return self.done / self.total if self.total > 0 else None
+        if self.total <= 0:
+            return None
+        return min(self.done / self.total, 0.99) if self.estimate else self.done / self.total
 
     def describe(self) -> str:
-        pct = f" {100 * self.fraction:.0f}%" if self.fraction is not None else ""
+        fraction = self.fraction
+        pct = f" {'about ' if self.estimate else ''}{100 * fraction:.0f}%" if fraction is not None else ""
+        if self.estimate:
+            pct += f" ({self.done / 1048576:.0f} of {self.total / 1048576:.0f} MB written)"
         return f"{self.command} on {self.relation}: {self.phase}{pct}"
 
 
@@ -186,6 +196,49 @@ LIMIT 1
 """
 
 
+_REWRITE_TARGET = """
+SELECT c.oid::regclass::text AS relation, pg_relation_filenode(c.oid) AS filenode
+FROM pg_locks l
+JOIN pg_class c ON c.oid = l.relation AND c.relkind IN ('r', 'm')
+JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.pid = ANY($1::int[]) AND l.granted AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'
+  AND a.state = 'active' AND a.query_start < clock_timestamp() - make_interval(secs => $2)
+ORDER BY c.relpages DESC
+LIMIT 1
+"""
+"""The table a long statement of the migration holds ACCESS EXCLUSIVE on (a rewrite candidate).
+Nothing here takes a lock on it (pg_relation_size would wait behind the migration's lock)."""
+
+_RELATION_FILES = """
+WITH db AS (SELECT oid FROM pg_database WHERE datname = current_database()),
+dirs AS (
+    SELECT 'base/' || db.oid AS dir FROM db
+    UNION ALL
+    SELECT 'pg_tblspc/' || t.oid || '/' || v || '/' || db.oid
+    FROM db, pg_tablespace t, LATERAL pg_ls_dir('pg_tblspc/' || t.oid, true, false) AS v
+    WHERE t.spcname NOT IN ('pg_default', 'pg_global')
+      AND v LIKE 'PG\\_' || (current_setting('server_version_num')::int / 10000) || '\\_%'
+),
+files AS (
+    SELECT split_part(f, '.', 1)::oid AS node, (pg_stat_file(dir || '/' || f, true)).size AS size
+    FROM dirs, LATERAL pg_ls_dir(dir, true, false) AS f
+    WHERE f ~ '^[0-9]+(\\.[0-9]+)?$'
+)
+SELECT coalesce(sum(size) FILTER (WHERE node = $1), 0)::bigint AS old_size,
+       coalesce(sum(size) FILTER (WHERE node NOT IN (
+           SELECT pg_relation_filenode(c.oid) FROM pg_class c WHERE pg_relation_filenode(c.oid) IS NOT NULL
+       )), 0)::bigint AS new_size
+FROM files
+"""
+"""From the files of the database (its default directory and every tablespace, without taking
+any lock): the size of the old table's files (filenode ``$1``, all segments), and of the files
+no committed relation owns — the new heap (and indexes) a rewrite is writing, also when SET
+TABLESPACE writes it elsewhere. Needs pg_ls_dir/pg_stat_file (superuser or pg_read_server_files)."""
+
+REWRITE_AFTER_SECONDS = 1.0
+"""A statement holding ACCESS EXCLUSIVE for this long without a progress view is looked at as a rewrite."""
+
+
 @dataclass
 class BlockerWatch:
     """Watches the migration's backends while they run (every ``interval`` seconds).
@@ -212,6 +265,7 @@ class BlockerWatch:
     aborts: list[str] = field(default_factory=list)
     """What the guard cancelled, and why (one line each)."""
     last_sample: QueueSample | None = None
+    _files_readable: bool = True
     _versions: tuple[str, ...] | None = None
     _task: asyncio.Task[None] | None = None
     _conn: asyncpg.Connection | None = None
@@ -263,7 +317,10 @@ class BlockerWatch:
                 relation=str(progress_row["relation"] or "?"),
                 done=int(progress_row["done"] or 0),
                 total=int(progress_row["total"] or 0),
+                unit="bytes" if progress_row["command"] == "COPY" else "blocks",
             )
+        elif self._files_readable:
+            progress = await self._rewrite_estimate(pids)
         statement = next((str(row["query"]).strip().splitlines()[0][:200] for row in backends if row["query"]), "")
         waiting = any(row["wait"] == "Lock" for row in backends)
         blocking_migration = {s.pid: s for s in blockers}
@@ -288,6 +345,32 @@ class BlockerWatch:
             self.aborts.append(f"cancelled {statement or 'the running statement'}: {why}")
             for pid in pids:
                 await self._conn.execute("SELECT pg_cancel_backend($1)", pid)
+
+    async def _rewrite_estimate(self, pids: list[int]) -> DdlProgress | None:
+        """For a rewrite without a progress view (ALTER TABLE … TYPE, SET TABLESPACE, …): the size of
+        the new relation files written so far against the old relation's size."""
+        import asyncpg
+
+        assert self._conn is not None
+        target = await self._conn.fetchrow(_REWRITE_TARGET, pids, REWRITE_AFTER_SECONDS)
+        if target is None or target["filenode"] is None:
+            return None
+        try:
+            sizes = await self._conn.fetchrow(_RELATION_FILES, target["filenode"])
+        except asyncpg.PostgresError:  # no right to list the data directory: no estimate
+            self._files_readable = False
+            return None
+        if sizes is None or not sizes["old_size"] or not sizes["new_size"]:
+            return None
+        return DdlProgress(
+            command="ALTER TABLE",
+            phase="rewriting (new file size against the old)",
+            relation=str(target["relation"]),
+            done=int(sizes["new_size"]),
+            total=int(sizes["old_size"]),
+            unit="bytes",
+            estimate=True,
+        )
 
     def _over_limit(self, sample: QueueSample) -> bool:
         if not sample.queued:

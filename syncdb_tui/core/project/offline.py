@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,7 @@ from syncdb_tui.core.project.revisions import ALEMBIC_LOCK, Project, translate_s
 
 if TYPE_CHECKING:
     from syncdb_tui.core.envs.environments import Environment
+    from syncdb_tui.core.project.cache import RevisionCache
 
 _MARKER = re.compile(r"^-- Running (upgrade|downgrade) (.*?) -> (.*?)\s*$")
 
@@ -47,8 +50,14 @@ def _render(
     dest: Any,
     direction: str,
     buffer: io.StringIO | None = None,
+    guard: Guard | None = None,
 ) -> str:
-    """The offline SQL from ``start`` to ``dest``; on failure ``buffer`` keeps what rendered before it."""
+    """The offline SQL from ``start`` to ``dest``; on failure ``buffer`` keeps what rendered before it.
+
+    With ``guard`` (upgrades), an ``upgrade()`` of one of its revisions that fails (a data migration
+    reading query results offline) does not stop the pass: the failure and the buffer's position at
+    that moment are recorded in the guard, and the following revisions render on.
+    """
     from alembic.runtime.environment import EnvironmentContext
 
     script = project.script()
@@ -82,8 +91,55 @@ def _render(
         ),
     ):
         project.prepare_imports()
-        script.run_env()
+        with _guarded(script, guard, buffer):
+            script.run_env()
     return buffer.getvalue()
+
+
+class Guard:
+    """The revisions of a pass whose ``upgrade()`` may fail without stopping it, and what failed."""
+
+    def __init__(self, revisions: set[str]) -> None:
+        self.revisions = revisions
+        self.failures: dict[str, tuple[BaseException, int]] = {}
+        """Revision → (the error its upgrade() raised, the output buffer's position when it did)."""
+
+
+@contextmanager
+def _guarded(script: Any, guard: Guard | None, buffer: io.StringIO) -> Iterator[None]:
+    """Wrap the ``upgrade()`` of ``guard``'s revisions for the length of a pass (under ALEMBIC_LOCK)."""
+    if guard is None:
+        yield
+        return
+    import functools
+
+    from syncdb_tui.core.errors import SyncdbError
+
+    def wrap(revision: str, upgrade: Any) -> Any:
+        @functools.wraps(upgrade)  # Alembic's "-- Running upgrade a -> b" marker names the function
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return upgrade(*args, **kwargs)
+            except (SyntaxError, ImportError, SyncdbError):
+                raise
+            except Exception as error:
+                guard.failures[revision] = (error, buffer.tell())
+                return None
+
+        return guarded
+
+    patched: list[tuple[Any, Any]] = []
+    try:
+        for revision in guard.revisions:
+            module = script.revision_map.get_revision(revision).module
+            original = getattr(module, "upgrade", None)
+            if original is not None:
+                patched.append((module, original))
+                module.upgrade = wrap(revision, original)
+        yield
+    finally:
+        for module, original in patched:
+            module.upgrade = original
 
 
 def split_by_revision(sql: str, direction: str) -> dict[str, str]:
@@ -144,6 +200,14 @@ def _partial(buffer: io.StringIO, revision: str, direction: str) -> str:
     return chunk if _has_statements(chunk) else ""
 
 
+def _partial_before(sql: str, position: int, revision: str) -> str:
+    """``revision``'s chunk of a pass's ``sql`` as it stood at ``position`` (where its upgrade() failed):
+    split from the marker before its own (so its BEGIN is carried as in a whole split), not from the top."""
+    own = sql.rfind("\n-- Running upgrade", 0, position)
+    previous = sql.rfind("\n-- Running upgrade", 0, own) if own > 0 else -1
+    return split_by_revision(sql[previous + 1 if previous > 0 else 0 : position], "upgrade").get(revision, "")
+
+
 def _has_statements(chunk: str) -> bool:
     """True when ``chunk`` holds SQL beyond Alembic's marker comment and BEGIN."""
     return any(line.strip() and not line.startswith("--") and line.strip() != "BEGIN;" for line in chunk.splitlines())
@@ -186,14 +250,29 @@ def fails_unconditionally(error: BaseException, revision_path: str) -> bool:
 
 
 def offline_sql(
-    project: Project, revision: str, direction: str = "upgrade", env: Environment | None = None
+    project: Project,
+    revision: str,
+    direction: str = "upgrade",
+    env: Environment | None = None,
+    *,
+    cache: RevisionCache | None = None,
 ) -> RevisionSQL:
     """The SQL of one ``revision`` (``direction`` "upgrade" or "downgrade").
+
+    An upgrade comes from the revision cache when its file, env.py and the tools are the same
+    (:func:`offline_range`); a downgrade is rendered each time.
 
     Raises:
         UsageError: unknown revision.
         ConfigError: broken scripts.
     """
+    if direction == "upgrade" and revision in project.graph().by_id:
+        return offline_range(project, [revision], "upgrade", env, cache=cache)[0]
+    return _render_one(project, revision, direction, env)
+
+
+def _render_one(project: Project, revision: str, direction: str, env: Environment | None) -> RevisionSQL:
+    """:func:`offline_sql` rendered by Alembic (no cache)."""
     project.resolve_target(revision)
     info = project.graph().by_id.get(revision)
     downs = info.down_revisions if info else ()
@@ -228,22 +307,26 @@ def offline_range(
     revisions: list[str],
     direction: str = "upgrade",
     env: Environment | None = None,
+    *,
+    cache: RevisionCache | None = None,
 ) -> list[RevisionSQL]:
     """The SQL of each of ``revisions`` (a contiguous path in upgrade order).
 
-    Rendered in one pass when possible; on failure, revision by revision so that one
-    data migration does not hide the SQL of the others.
+    Upgrades come from the revision cache (``cache``, or the project's as its files are now)
+    where their files, env.py and the tools are unchanged; the others are rendered in one pass
+    when possible, on failure revision by revision so that one data migration does not hide the
+    SQL of the others, and stored.
     """
     if not revisions:
         return []
     if direction != "upgrade":
-        return [offline_sql(project, rev, direction, env) for rev in revisions]
-    from syncdb_tui.core.project.cache import cached_graph, open_cache
+        return [_render_one(project, rev, direction, env) for rev in revisions]
+    from syncdb_tui.core.project.cache import open_cache
 
-    cache = open_cache(project)
-    graph = cached_graph(project, cache) if cache is not None else project.graph()
+    graph = project.graph()
     if not all(rev in graph.by_id for rev in revisions):
-        return [offline_sql(project, rev, direction, env) for rev in revisions]
+        return [_render_one(project, rev, direction, env) for rev in revisions]
+    cache = cache or open_cache(project)
     done: dict[str, RevisionSQL] = {}
     if cache is not None:
         for rev in revisions:
@@ -255,14 +338,11 @@ def offline_range(
         # only the revisions not cached are rendered: they are contiguous in the graph when a
         # suffix of the range was edited; otherwise a pass renders them with their neighbours
         fresh = _render_passes(project, missing, env)
-        fresh |= {rev: offline_sql(project, rev, direction, env) for rev in missing if rev not in fresh}
+        fresh |= {rev: _render_one(project, rev, direction, env) for rev in missing if rev not in fresh}
         done |= fresh
         if cache is not None:
             cache.store(
-                [
-                    (rev, project.graph().by_id[rev].path, item.sql, item.needs_live_reason)
-                    for rev, item in fresh.items()
-                ],
+                [(rev, graph.by_id[rev].path, item.sql, item.needs_live_reason) for rev, item in fresh.items()],
                 env,
             )
     return [done[rev] for rev in revisions]
@@ -271,9 +351,10 @@ def offline_range(
 def _render_passes(project: Project, revisions: list[str], env: Environment | None) -> dict[str, RevisionSQL]:
     """Render ``revisions`` (every branch, merges included) in as few passes of env.py as possible.
 
-    One pass from the revisions below the range to its heads; when a data migration stops a
-    pass, the revisions before it keep their SQL, the failing one keeps what it rendered
-    before the failure (judged, with ``needs_live_reason``), and the next pass starts after it.
+    One pass from the revisions below the range to its heads; a data migration whose upgrade()
+    fails offline keeps what it rendered before the failure (judged, with ``needs_live_reason``)
+    and the pass goes on (:class:`Guard`). When something else stops a pass, the revisions before
+    it keep their SQL and the next pass starts after it.
     """
     from syncdb_tui.core.errors import SyncdbError
 
@@ -290,8 +371,10 @@ def _render_passes(project: Project, revisions: list[str], env: Environment | No
         buffer = io.StringIO()
         start_arg: Any = (start[0] if len(start) == 1 else start) if start else None
         dest_arg: Any = dest[0] if len(dest) == 1 else dest
+        # a data migration's failure does not stop the pass: one pass renders the whole range
+        guard = Guard(inside)
         try:
-            sql = _render(project, env, start_arg, dest_arg, "upgrade", buffer)
+            sql = _render(project, env, start_arg, dest_arg, "upgrade", buffer, guard)
         except (SyntaxError, ImportError, SyncdbError):
             raise
         except Exception as error:
@@ -309,7 +392,17 @@ def _render_passes(project: Project, revisions: list[str], env: Environment | No
             continue
         chunks = split_by_revision(sql, "upgrade")
         for rev in remaining:
-            if rev in chunks:
+            if rev in guard.failures:
+                # what it rendered before it stopped, as when a pass ends there
+                failure, position = guard.failures[rev]
+                partial = _partial_before(sql, position, rev)
+                done[rev] = RevisionSQL(
+                    rev,
+                    "upgrade",
+                    partial if _has_statements(partial) else "",
+                    _needs_live(failure, "upgrade", graph.by_id[rev].path),
+                )
+            elif rev in chunks:
                 done[rev] = RevisionSQL(rev, "upgrade", chunks[rev])
         break
     return done

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from syncdb_tui.core.errors import ConfigError, UsageError
 from syncdb_tui.core.imports import IMPORT_LOCK, describe_import_error, prepare_project_imports
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from syncdb_tui.config import Config
     from syncdb_tui.core.envs.environments import Environment
+    from syncdb_tui.core.project.cache import RevisionCache
 
 ALEMBIC_LOCK = IMPORT_LOCK
 """Held around every Alembic call: Alembic swaps module globals per command (and env.py imports
@@ -76,6 +77,52 @@ class RevisionGraph:
             seen.add(rev)
             stack.extend(self.by_id[rev].down_revisions)
         return seen
+
+    def to_json(self) -> dict[str, Any]:
+        """The graph as the revision cache keeps it (:meth:`from_json` reads it back)."""
+        return {
+            "revisions": [
+                {
+                    "revision": info.revision,
+                    "down_revisions": list(info.down_revisions),
+                    "branch_labels": list(info.branch_labels),
+                    "message": info.message,
+                    "date": info.date,
+                    "path": info.path,
+                    "is_head": info.is_head,
+                    "is_base": info.is_base,
+                    "is_merge": info.is_merge,
+                    "is_branch_point": info.is_branch_point,
+                }
+                for info in self.revisions
+            ],
+            "heads": list(self.heads),
+            "bases": list(self.bases),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RevisionGraph:
+        """The graph :meth:`to_json` wrote.
+
+        Raises:
+            KeyError, TypeError: not such a graph.
+        """
+        infos = tuple(
+            RevisionInfo(
+                revision=str(item["revision"]),
+                down_revisions=tuple(item["down_revisions"]),
+                branch_labels=tuple(item["branch_labels"]),
+                message=str(item["message"]),
+                date=str(item["date"]),
+                path=str(item["path"]),
+                is_head=bool(item["is_head"]),
+                is_base=bool(item["is_base"]),
+                is_merge=bool(item["is_merge"]),
+                is_branch_point=bool(item["is_branch_point"]),
+            )
+            for item in data["revisions"]
+        )
+        return cls(revisions=infos, heads=tuple(data["heads"]), bases=tuple(data["bases"]))
 
     def upgrade_order(self) -> list[str]:
         """Every revision, oldest first (parents before children)."""
@@ -280,7 +327,8 @@ class Project:
             return self._script
 
     def graph(self) -> RevisionGraph:
-        """The revision graph (loaded once).
+        """The revision graph (loaded once per process): from the revision cache when no script file
+        changed since it was stored (nothing of Alembic imported), else by :meth:`load_graph`.
 
         Raises:
             ConfigError: a revision file does not compile or a down_revision points nowhere.
@@ -288,6 +336,43 @@ class Project:
         with self._lock:
             if self._graph is not None:
                 return self._graph
+        graph = self.current_graph()
+        with self._lock:
+            self._graph = graph
+        return graph
+
+    def current_graph(self, cache: RevisionCache | None = None) -> RevisionGraph:
+        """The graph as the script files are now (not the one :meth:`graph` remembers): from the revision
+        cache when no file changed since it was stored, else by :meth:`load_graph` (and stored).
+
+        Raises:
+            ConfigError: a revision file does not compile or a down_revision points nowhere.
+        """
+        from syncdb_tui.core.project.cache import open_cache
+
+        cache = cache or open_cache(self)
+        graph: RevisionGraph | None = None
+        if cache is not None:
+            stored = cache.graph_data()
+            if stored is not None:
+                try:
+                    graph = RevisionGraph.from_json(stored)
+                except (KeyError, TypeError, ValueError):
+                    graph = None
+        if graph is None:
+            graph = self.load_graph()
+            if cache is not None:
+                cache.store_graph_data(graph.to_json())
+        with self._lock:
+            self._graph = graph  # the newest look is what graph() remembers
+        return graph
+
+    def load_graph(self) -> RevisionGraph:
+        """The revision graph as Alembic reads it from the scripts (the revision cache's miss path).
+
+        Raises:
+            ConfigError: a revision file does not compile or a down_revision points nowhere.
+        """
         script = self.script()
         with ALEMBIC_LOCK, translate_script_errors(self.script_location, roots=self.config.import_paths):
             revision_map = script.revision_map
@@ -311,10 +396,7 @@ class Project:
                         is_branch_point=rev.is_branch_point,
                     )
                 )
-        graph = RevisionGraph(revisions=tuple(infos), heads=heads, bases=bases)
-        with self._lock:
-            self._graph = graph
-        return graph
+        return RevisionGraph(revisions=tuple(infos), heads=heads, bases=bases)
 
     def resolve_target(self, target: str) -> str:
         """Check that ``target`` names something Alembic knows.

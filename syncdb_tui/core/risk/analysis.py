@@ -32,7 +32,7 @@ from syncdb_tui.core.risk.model import (
     Severity,
     bare,
 )
-from syncdb_tui.core.risk.parse import Statement, parse, suppressions
+from syncdb_tui.core.risk.parse import Statement, gc_paused, parse, suppressions
 from syncdb_tui.core.risk.rules import judge_statement, tables_of
 from syncdb_tui.core.risk.rules_objects import not_judged
 
@@ -167,19 +167,18 @@ def analyse_sql(
     Returns the findings in statement order; nothing is raised for bad SQL: a statement
     pglast cannot parse becomes an ``unparseable-statement`` finding.
     """
-    from syncdb_tui.config import RiskThresholds
-
-    analyser = _Analyser(sql, context, thresholds or RiskThresholds())
+    analyser = _Analyser(sql, context, thresholds)
     analyser.lock_timeout_session = session_lock_timeout
     analyser.unrendered_reason = unrendered_reason
-    return analyser.run()
+    with gc_paused():
+        return analyser.run()
 
 
 class _Analyser:
-    def __init__(self, sql: str, context: LiveContext | None, thresholds: RiskThresholds) -> None:
+    def __init__(self, sql: str, context: LiveContext | None, thresholds: RiskThresholds | None) -> None:
         self.sql = sql
         self.context = context
-        self.thresholds = thresholds
+        self._thresholds = thresholds
         self.state = ScanState(server_version_num=context.server_version_num if context else None)
         if context:
             for table, columns in context.columns.items():
@@ -196,6 +195,15 @@ class _Analyser:
         self.lock_timeout_reported = False
         self.unrendered_reason = ""
         self._tx_reset()
+
+    @property
+    def thresholds(self) -> RiskThresholds:
+        """The configured table sizes, or the defaults (only live context needs them)."""
+        if self._thresholds is None:
+            from syncdb_tui.config import RiskThresholds
+
+            self._thresholds = RiskThresholds()
+        return self._thresholds
 
     def _tx_reset(self) -> None:
         self.tx_exclusive: dict[str, int] = {}
@@ -359,15 +367,13 @@ class _Analyser:
         return self.lock_timeout_session
 
     def _track_locks(self, judgement: Judgement, statement: Statement, line: int, ignores: dict[str, str]) -> None:
-        existing = [(t, lock) for t, lock in judgement.locks if not self.state.is_new(t)]
-        exclusive = sorted({t for t, lock in existing if lock == ACCESS_EXCLUSIVE})
-        blocking = sorted(
-            ((t, lock) for t, lock in existing if LOCK_STRENGTH.get(lock, 0) >= 5),
-            key=lambda item: -LOCK_STRENGTH[item[1]],
-        )
-        if blocking and not self.lock_timeout and not self.lock_timeout_reported:
+        is_new = self.state.is_new
+        existing = [(t, lock) for t, lock in judgement.locks if not is_new(t)]
+        exclusive = sorted({t for t, lock in existing if lock == ACCESS_EXCLUSIVE}) if existing else []
+        strong = [(t, lock) for t, lock in existing if LOCK_STRENGTH.get(lock, 0) >= 5]
+        if strong and not self.lock_timeout and not self.lock_timeout_reported:
             self.lock_timeout_reported = True
-            table, lock = blocking[0]
+            table, lock = sorted(strong, key=lambda item: -LOCK_STRENGTH[item[1]])[0]
             queued = "every query" if lock == ACCESS_EXCLUSIVE else "every write"
             self._add(
                 Hit(
@@ -384,16 +390,16 @@ class _Analyser:
                 line,
                 ignores,
             )
-        if any(LOCK_STRENGTH.get(lock, 0) >= 5 for _, lock in existing):
+        if strong:
             self.tx_strong_ddl.append(statement.text)
-        if judgement.dml_table and not self.state.is_new(judgement.dml_table):
+        if judgement.dml_table and not is_new(judgement.dml_table):
             self.tx_dml.append((statement, judgement.dml_table))
         if not self.state.in_transaction:
             return
         for table in exclusive:
             self.tx_exclusive.setdefault(table, line)
         for hit in judgement.hits:
-            if hit.table and not self.state.is_new(hit.table) and (hit.scales or hit.empty_is_safe):
+            if hit.table and (hit.scales or hit.empty_is_safe) and not is_new(hit.table):
                 self.tx_long.append(f"{hit.rule} on {hit.table}")
         if len(self.tx_exclusive) >= 2 and not self.tx_multi_reported and exclusive:
             self.tx_multi_reported = True
@@ -467,7 +473,7 @@ class _Analyser:
 
     def _add(self, hit: Hit, statement: Statement, line: int, ignores: dict[str, str]) -> None:
         severity, message = hit.severity, hit.message
-        if self.state.is_new(hit.table) and not hit.keep_on_new_table and hit.rule != "create-table":
+        if not hit.keep_on_new_table and hit.rule != "create-table" and self.state.is_new(hit.table):
             severity = Severity.LOW
             message += f" ({hit.table} is created earlier in this SQL, so nothing else uses it yet)"
         elif self.context is not None and hit.table and (hit.scales or hit.empty_is_safe):

@@ -20,11 +20,41 @@ BATCH = 10_000
 
 @lru_cache(maxsize=1)
 def _reserved() -> frozenset[str]:
-    from pglast import keywords
-
+    keywords = _pglast_keywords()
     return frozenset(keywords.RESERVED_KEYWORDS) | frozenset(keywords.TYPE_FUNC_NAME_KEYWORDS)
 
 
+def _pglast_keywords() -> Any:
+    """pglast's keyword lists (a plain data module), read without importing the pglast package.
+
+    Importing ``pglast.keywords`` runs pglast's ``__init__``, which builds every enum and AST class
+    (~50 ms): more than quoting a name deserves when nothing else needs pglast (``syncdb risk
+    FILE.sql`` gets its parse tree from libpg_query directly, see ``parse.py``).
+    """
+    import importlib.util
+    import os
+    import sys
+
+    if "pglast" not in sys.modules:
+        try:
+            spec = importlib.util.find_spec("pglast")
+            folder = next(iter(spec.submodule_search_locations or [])) if spec else ""
+            data = importlib.util.spec_from_file_location(
+                "_syncdb_pglast_keywords", os.path.join(folder, "keywords.py")
+            )
+            if data is not None and data.loader is not None:
+                module = importlib.util.module_from_spec(data)
+                data.loader.exec_module(module)
+                if hasattr(module, "RESERVED_KEYWORDS") and hasattr(module, "TYPE_FUNC_NAME_KEYWORDS"):
+                    return module
+        except (ImportError, OSError, StopIteration, SyntaxError):
+            pass
+    from pglast import keywords
+
+    return keywords
+
+
+@lru_cache(maxsize=4096)
 def q(name: str) -> str:
     """``name`` (possibly ``schema.table``) quoted where PostgreSQL needs it."""
     parts = []
@@ -302,11 +332,22 @@ def create_index_concurrently(text: str) -> str:
     return f"-- outside a transaction block (Alembic: op.get_context().autocommit_block()):\n{rewritten}"
 
 
+_CREATE_INDEX = re.compile(r"CREATE\s+(?:UNIQUE\s+)?INDEX(?=\s)", re.IGNORECASE | re.ASCII)
+"""The first words of a CREATE INDEX written plainly: their INDEX is the scanner's first INDEX token."""
+
+
 def _insert_after_keyword(text: str, keyword: str, addition: str) -> str | None:
-    """``text`` with ``addition`` after its first ``keyword`` token (found by pglast's scanner)."""
+    """``text`` with ``addition`` after its first ``keyword`` token (found by pglast's scanner).
+
+    A statement that starts ``CREATE [UNIQUE] INDEX`` needs no scanner (nor pglast's import) to
+    know where its first INDEX token ends.
+    """
+    text = _one(text)
+    plain = _CREATE_INDEX.match(text) if keyword == "INDEX" else None
+    if plain is not None:
+        return text[: plain.end()] + addition + text[plain.end() :]
     from pglast.parser import ParseError, scan
 
-    text = _one(text)
     try:
         token = next((t for t in scan(text) if t.name == keyword), None)
     except ParseError:

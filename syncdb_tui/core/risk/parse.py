@@ -7,8 +7,11 @@ text matched with a regular expression: comments are not SQL).
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -27,15 +30,37 @@ class Statement:
     error: str = ""
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: building large trees of dicts (a parse of thousands of
+    statements, their findings) makes the collector walk everything alive again and again, which
+    costs more than the work itself. Nothing built here holds reference cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @lru_cache(maxsize=1024)
 def parse(sql: str) -> tuple[Statement, ...]:
     """The statements of ``sql`` with their character offsets; unparseable ones carry ``error``."""
-    from pglast.parser import ParseError, parse_sql_json
+    with gc_paused():
+        return _parse(sql)
 
-    try:
-        parsed = json.loads(parse_sql_json(sql))["stmts"]
-    except ParseError:
-        return tuple(parse_each(sql))
+
+def _parse(sql: str) -> tuple[Statement, ...]:
+    text = _libpg_query_json(sql)
+    if text is None:
+        from pglast.parser import ParseError, parse_sql_json
+
+        try:
+            text = parse_sql_json(sql)
+        except ParseError:
+            return tuple(parse_each(sql))
+    parsed = json.loads(text)["stmts"]
     # pglast's locations count bytes of UTF-8; Python slices count characters
     encoded = None if sql.isascii() else sql.encode("utf-8")
     size = len(sql) if encoded is None else len(encoded)
@@ -50,6 +75,65 @@ def parse(sql: str) -> tuple[Statement, ...]:
         ((kind, body),) = node.items() if node else (("", {}),)
         statements.append(Statement(kind, body, sql[start:end].strip(), start, end))
     return tuple(statements)
+
+
+@lru_cache(maxsize=1)
+def _libpg_query() -> Any:
+    """libpg_query's ``pg_query_parse``, from the extension module pglast ships, without importing pglast.
+
+    Importing pglast builds its hundreds of enum and AST classes (~50 ms), longer than libpg_query
+    takes to parse a 7,000-statement file, and `syncdb risk FILE.sql` needs only the JSON tree: the
+    same C function pglast's ``parse_sql_json`` calls. Only for pglast 7 and 8 (libpg_query 16 to 18,
+    whose result struct is the one below); None when pglast is already imported, another version,
+    or its library cannot be loaded: then pglast itself is used.
+    """
+    import ctypes
+    import importlib.machinery
+    import importlib.util
+    import os
+    import sys
+
+    if "pglast.parser" in sys.modules:
+        return None
+
+    class ParseResult(ctypes.Structure):
+        """libpg_query's ``PgQueryParseResult`` (pg_query.h): the JSON tree, captured stderr, the error if any."""
+
+        _fields_ = [("parse_tree", ctypes.c_void_p), ("stderr_buffer", ctypes.c_void_p), ("error", ctypes.c_void_p)]
+
+    try:
+        spec = importlib.util.find_spec("pglast")
+        folder = next(iter(spec.submodule_search_locations or [])) if spec else ""
+        with open(os.path.join(folder, "__init__.py"), encoding="utf-8") as handle:
+            if not re.search(r"^__version__ = 'v[78]\.", handle.read(), re.MULTILINE):
+                return None
+        library = next(
+            os.path.join(folder, "parser" + suffix)
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES
+            if os.path.isfile(os.path.join(folder, "parser" + suffix))
+        )
+        loaded = ctypes.CDLL(library)
+        parse_json, free = loaded.pg_query_parse, loaded.pg_query_free_parse_result
+    except (OSError, ImportError, ValueError, IndexError, StopIteration, AttributeError):
+        return None
+    parse_json.argtypes, parse_json.restype = [ctypes.c_char_p], ParseResult
+    free.argtypes, free.restype = [ParseResult], None
+    return parse_json, free, ctypes.string_at
+
+
+def _libpg_query_json(sql: str) -> str | None:
+    """libpg_query's JSON parse tree of ``sql``; None on a syntax error (pglast then says where) or without it."""
+    functions = _libpg_query()
+    if functions is None:
+        return None
+    parse_json, free, string_at = functions
+    result = parse_json(sql.encode("utf-8"))
+    try:
+        if result.error or not result.parse_tree:
+            return None
+        return str(string_at(result.parse_tree).decode("utf-8"))
+    finally:
+        free(result)
 
 
 def parse_each(sql: str) -> list[Statement]:

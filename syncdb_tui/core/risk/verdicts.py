@@ -147,9 +147,12 @@ def display_path(path: str) -> str:
 def text_lines(items: Sequence[Located]) -> list[str]:
     """One plain line per finding (``file:line: SEVERITY rule [lock] message``) and its mitigation."""
     lines = []
+    shown: dict[str, str] = {}
     for item in items:
         finding = item.finding
-        where = f"{display_path(item.path)}:{item.line}" if item.path else f"line {finding.line}"
+        if item.path and item.path not in shown:
+            shown[item.path] = display_path(item.path)
+        where = f"{shown[item.path]}:{item.line}" if item.path else f"line {finding.line}"
         table = f" {finding.table}:" if finding.table else ""
         muted = f" (suppressed: {finding.suppression_reason})" if getattr(finding, "suppressed", False) else ""
         lines.append(
@@ -179,8 +182,11 @@ def sarif(items: Sequence[Located], *, problems: Sequence[str] = (), tool_versio
         for rule in rule_ids
     ]
     results: list[dict[str, Any]] = []
+    shown: dict[str, str] = {}
     for item in items:
         finding = item.finding
+        if item.path and item.path not in shown:
+            shown[item.path] = display_path(item.path)
         result: dict[str, Any] = {
             "ruleId": finding.rule,
             "ruleIndex": index[finding.rule],
@@ -199,7 +205,7 @@ def sarif(items: Sequence[Located], *, problems: Sequence[str] = (), tool_versio
             result["locations"] = [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": display_path(item.path)},
+                        "artifactLocation": {"uri": shown[item.path]},
                         "region": {"startLine": max(1, item.line)},
                     }
                 }
@@ -236,13 +242,16 @@ def _escape_property(text: str) -> str:
 def github_lines(items: Sequence[Located], *, problems: Sequence[str] = ()) -> list[str]:
     """GitHub Actions workflow commands: ``::error file=…,line=…,title=…::message``."""
     lines = []
+    shown: dict[str, str] = {}
     for item in items:
         finding = item.finding
         if getattr(finding, "suppressed", False):
             continue
         props = []
         if item.path:
-            props += [f"file={_escape_property(display_path(item.path))}", f"line={max(1, item.line)}"]
+            if item.path not in shown:
+                shown[item.path] = _escape_property(display_path(item.path))
+            props += [f"file={shown[item.path]}", f"line={max(1, item.line)}"]
         props.append(f"title={_escape_property(f'{finding.rule} ({finding.severity.name}, {finding.lock})')}")
         safe = str(finding.mitigation)
         lines.append(

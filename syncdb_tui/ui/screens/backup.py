@@ -17,7 +17,12 @@ if TYPE_CHECKING:
     from textual.app import ComposeResult
 
 KINDS = (("full", "full (schema + data)"), ("schema", "schema only"), ("data", "data only"))
-FORMATS = (("custom", "custom (pg_restore)"), ("plain", "plain SQL"), ("directory", "directory"))
+FORMATS = (
+    ("auto", "auto (parallel if big)"),
+    ("custom", "custom (pg_restore)"),
+    ("plain", "plain SQL"),
+    ("directory", "directory"),
+)
 
 
 def _radio_value(radio_set: RadioSet, choices: tuple[tuple[str, str], ...]) -> str:
@@ -33,7 +38,7 @@ class BackupScreen(ModalScreen[BackupOptions | None]):
         Binding("ctrl+s", "start", "Start backup", id="syncdb.backup.start"),
     ]
 
-    def __init__(self, env_name: str, backup_dir: Path, default_format: str = "custom", dry_run: bool = False) -> None:
+    def __init__(self, env_name: str, backup_dir: Path, default_format: str = "auto", dry_run: bool = False) -> None:
         super().__init__()
         self.env_name = env_name
         self.backup_dir = backup_dir

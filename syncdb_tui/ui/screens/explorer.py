@@ -121,6 +121,7 @@ class ExplorerScreen(Screen[None]):
         self.exact_count: int | None = None
         self.protected = config.environment(self.env_name).protected
         self.dry_run = read_only
+        self._notes_text = ""
         """Opened under --dry-run: read-only even where the environment is not protected."""
 
     # -- layout ---------------------------------------------------------------------------------
@@ -198,12 +199,17 @@ class ExplorerScreen(Screen[None]):
             request = PageRequest(request.view, "last", request.anchor, max(0, self.exact_count - len(page.rows)))
             self.request = request
         grid = self.query_one(DataGrid)
+        shown_info = grid.info
         grid.show(info, page, request.view.sort, self.marked)
-        self.query_one(StructureView).show(info)
+        if info is not shown_info:
+            self.query_one(StructureView).show(info)
         notes = [note] if note else []
         if info.keyless or request.view.sort is not None:
             notes.append(sort_plan(info, request.view.sort).message)
-        self.query_one("#view-notes", Static).update(Text(" · ".join(notes), style="yellow"))
+        notes_text = " · ".join(notes)
+        if notes_text != self._notes_text:  # an unchanged line needs no layout pass on every page
+            self._notes_text = notes_text
+            self.query_one("#view-notes", Static).update(Text(notes_text, style="yellow"))
         self._show_info()
         if describe:
             grid.focus()
@@ -324,7 +330,8 @@ class ExplorerScreen(Screen[None]):
         return self.info
 
     def _set_info(self, text: str) -> None:
-        self.query_one("#view-info", Static).update(Text(text))
+        # one line of fixed height (explorer.tcss): no layout pass needed
+        self.query_one("#view-info", Static).update(Text(text), layout=False)
 
     def _show_info(self) -> None:
         if self.info is None or self.page is None or self.request is None:

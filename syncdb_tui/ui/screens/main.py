@@ -2,9 +2,14 @@
 
 Data flow: workers (``_load_graph``, ``_load_status``, ``_load_preview``) call core
 and post messages (``ui/messages.py``); handlers here call intent methods on the
-panes.  Panes post ``Selected``/``RevisionHighlighted``; the screen owns the view
-state (selected environment, dry run, direction, range) as reactives.  The flows
-behind the action keys (migrate, backup, …) live in ``main_flows.py``.
+panes.  The first screen comes first: the graph from the revision cache and each
+environment's quick status (version table, pending count: nothing of Alembic);
+only once every environment has answered does the selected revision's SQL render,
+then each environment's pending revisions are rendered and judged (selected
+environment first), then drift is computed, then the timeline's badges.  Panes post
+``Selected``/``RevisionHighlighted``; the screen owns the view state (selected
+environment, dry run, direction, range) as reactives.  The flows behind the action
+keys (migrate, backup, …) live in ``main_flows.py``.
 """
 
 from __future__ import annotations
@@ -96,6 +101,15 @@ class MainScreen(FlowsMixin, Screen[None]):
         self._preview_timer: Timer | None = None
         self._answered: set[str] = set()
         """Environments whose first status (or failure) arrived."""
+        self._graph_loaded = asyncio.Event()
+        """Set once the graph was read (or failed to): the quick statuses wait for it."""
+        self._first_screen = asyncio.Event()
+        """Set once every environment has answered: SQL rendering, judging and drift wait for it."""
+        self._first_preview = asyncio.Event()
+        """Set once the selected revision's preview was shown (or given up): judging the rest waits for it."""
+        self._detailed: dict[str, asyncio.Event] = {name: asyncio.Event() for name in config.environments}
+        """Per environment: its pending revisions were judged (or could not be)."""
+        self._badged: RevisionGraph | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -124,8 +138,8 @@ class MainScreen(FlowsMixin, Screen[None]):
         self.query_one(MigrationTimeline).add_class("-visible")
         self.focus_pane("environments")
         # Loading a long history makes many long-lived objects; a full collection meanwhile stalls
-        # the UI for 100 ms and more.  Collect nothing until every environment has answered (or
-        # for 30 s at most), then move the survivors out of the collector's reach.
+        # the UI for 100 ms and more.  Collect nothing until every environment's pending revisions
+        # are judged (or for 30 s at most), then move the survivors out of the collector's reach.
         self.set_class(self.dry_run, "-dry-run")  # started with --dry-run: no watcher ran yet
         gc.freeze()
         gc.disable()
@@ -228,6 +242,9 @@ class MainScreen(FlowsMixin, Screen[None]):
     def action_copy_mitigations(self) -> None:
         self.query_one(RiskChecklist).action_copy_mitigations()
 
+    def action_safe_pattern(self) -> None:
+        self.query_one(RiskChecklist).action_safe_pattern()
+
     def action_focus_pane(self, pane_id: str) -> None:
         self.focus_pane(pane_id)
 
@@ -307,19 +324,36 @@ class MainScreen(FlowsMixin, Screen[None]):
 
     @work(thread=True, group="graph", exclusive=True, exit_on_error=False, description="read the revision graph")
     def _load_graph(self) -> None:
+        from syncdb_tui.core.project.cache import cached_graph
+
         try:
-            graph = self.project.graph()
+            graph = cached_graph(self.project)  # a hit imports nothing of Alembic
         except SyncdbError as error:
-            self.app.call_from_thread(self.show_error, error)
+            self.app.call_from_thread(self._graph_failed, error)
             return
         self.app.call_from_thread(self._show_graph, graph)
 
+    def _graph_failed(self, error: SyncdbError) -> None:
+        self._graph_loaded.set()  # the statuses read the scripts themselves (and say what is broken)
+        self.show_error(error)
+
     def _show_graph(self, graph: RevisionGraph) -> None:
         self.graph = graph
+        self._graph_loaded.set()
         timeline = self.query_one(MigrationTimeline)
         timeline.show_graph(graph)
         timeline.show_status(self.statuses.get(self.env_name))
-        self._judge_badges(graph)
+        self._maybe_judge_badges()
+
+    def _maybe_judge_badges(self) -> None:
+        """Badge the timeline once the graph is there and every environment's pending revisions are judged."""
+        if not all(event.is_set() for event in self._detailed.values()):
+            return
+        self._resume_collection()  # the long-lived objects of loading are made: collect again
+        if self.graph is None or self._badged is self.graph:
+            return
+        self._badged = self.graph
+        self._judge_badges(self.graph)
 
     @work(thread=True, group="badges", exclusive=True, exit_on_error=False, description="risk badges")
     def _judge_badges(self, graph: RevisionGraph) -> None:
@@ -357,20 +391,56 @@ class MainScreen(FlowsMixin, Screen[None]):
         return env
 
     async def _load_status(self, name: str) -> None:
-        from syncdb_tui.core.status import status_sync
+        """The quick status first (the first screen), then the pending revisions judged, then drift."""
+        from syncdb_tui.core.status import status, status_sync
 
         try:
-            env = await self.environment(name)
-            # status() judges every pending revision's SQL (CPU work): a thread keeps the UI loop free
-            status = await asyncio.to_thread(status_sync, self.project, env, with_risk=True)
-        except SyncdbError as error:
-            self.post_message(StatusFailed(name, error.title, error.message, error.hint))
-            return
-        self.post_message(StatusLoaded(name, status))
-        if status.reachable and self.config.target_metadata:
+            try:
+                env = await self.environment(name)
+                await self._graph_loaded.wait()
+                # versions and pending count only: asyncpg on the app's loop, the graph from the cache
+                quick = await status(self.project, env, with_sql=False, graph=self.graph)
+            except SyncdbError as error:
+                self.post_message(StatusFailed(name, error.title, error.message, error.hint))
+                return
+            previous = self.statuses.get(name)
+            if (
+                previous is not None
+                and all(item.risk for item in previous.pending)
+                and previous.current == quick.current
+                and [item.revision for item in previous.pending] == [item.revision for item in quick.pending]
+            ):
+                # a refresh: the same revisions are pending, keep showing their risk until judged again
+                quick = dataclasses.replace(
+                    quick,
+                    pending=previous.pending,
+                    rehearsal=previous.rehearsal,
+                    judged_with_context=previous.judged_with_context,
+                )
+            self.post_message(StatusLoaded(name, quick))
+            if not quick.reachable:
+                return
+            await self._first_screen.wait()
+            await self._first_preview.wait()
+            if name != self.initial_env:
+                await self._detailed[self.initial_env].wait()
+            if quick.pending:
+                try:
+                    # rendering and judging the pending SQL is CPU work: a thread keeps the UI loop free
+                    judged = await asyncio.to_thread(status_sync, self.project, env, with_risk=True)
+                except SyncdbError as error:
+                    self.post_message(StatusFailed(name, error.title, error.message, error.hint))
+                    return
+                self.post_message(StatusLoaded(name, judged))
+            else:
+                judged = quick
+        finally:
+            self._detailed[name].set()
+            self._maybe_judge_badges()
+        if judged.reachable and self.config.target_metadata:
             drift = await self._compute_drift(env)
             if drift is not None:
-                self.post_message(StatusLoaded(name, dataclasses.replace(status, drift=drift)))
+                self.post_message(StatusLoaded(name, dataclasses.replace(judged, drift=drift)))
 
     async def _compute_drift(self, env: Environment) -> Any:
         try:
@@ -386,12 +456,25 @@ class MainScreen(FlowsMixin, Screen[None]):
     def _show_status(self, message: StatusLoaded) -> None:
         self.statuses[message.env_name] = message.status
         self._answered.add(message.env_name)
-        if len(self._answered) == len(self.config.environments):
-            self._resume_collection()
+        if all(pending.risk for pending in message.status.pending):
+            # judged now (with live context where reachable): drop what was judged offline meanwhile
+            for pending in message.status.pending:
+                self._previews.pop((message.env_name, pending.revision, "upgrade"), None)
         self.query_one(EnvironmentList).show_status(message.status)
         if message.env_name == self.env_name:
             self.query_one(MigrationTimeline).show_status(message.status)
             self.schedule_preview()
+        self._check_first_screen()
+
+    def _check_first_screen(self) -> None:
+        """Once every environment has answered: collect again, and let the SQL and judging start."""
+        if len(self._answered) == len(self.config.environments) and not self._first_screen.is_set():
+            # after the paint of the complete screen: the SQL rendering must not delay it
+            self.call_after_refresh(self._start_details)
+
+    def _start_details(self) -> None:
+        self._first_screen.set()
+        self.schedule_preview()
 
     def on_unmount(self) -> None:
         self._resume_collection()
@@ -404,10 +487,9 @@ class MainScreen(FlowsMixin, Screen[None]):
     @on(StatusFailed)
     def _show_status_failure(self, message: StatusFailed) -> None:
         self._answered.add(message.env_name)
-        if len(self._answered) == len(self.config.environments):
-            self._resume_collection()
         self.statuses.pop(message.env_name, None)
         self.query_one(EnvironmentList).show_failure(message.env_name, message.message)
+        self._check_first_screen()
 
     # ------------------------------------------------------------------ selection and preview
 
@@ -428,8 +510,8 @@ class MainScreen(FlowsMixin, Screen[None]):
 
     def schedule_preview(self) -> None:
         """Render the SQL and risk of what is selected (in a worker; the latest request wins)."""
-        if not self.is_mounted or not self.env_name:
-            return
+        if not self.is_mounted or not self.env_name or not self._first_screen.is_set():
+            return  # nothing renders SQL before every environment is shown
         self.run_worker(
             partial(self._load_preview, self.env_name, self._highlighted, self.direction, self.range_mode),  # type: ignore[arg-type]
             group="preview",
@@ -439,6 +521,12 @@ class MainScreen(FlowsMixin, Screen[None]):
         )
 
     async def _load_preview(self, env_name: str, revision: str, direction: str, range_mode: bool) -> None:
+        try:
+            await self._show_preview(env_name, revision, direction, range_mode)
+        finally:
+            self._first_preview.set()
+
+    async def _show_preview(self, env_name: str, revision: str, direction: str, range_mode: bool) -> None:
         sql_pane = self.query_one(SqlPreview)
         risk_pane = self.query_one(RiskChecklist)
         status = self.statuses.get(env_name)
@@ -454,6 +542,10 @@ class MainScreen(FlowsMixin, Screen[None]):
             title = f"{env_name}: everything pending ({len(pending)}), current → head"
             if status is None:
                 sql_pane.show_note(title, "the status of this environment is not known yet")
+                return
+            if not all(p.risk for p in pending):
+                sql_pane.show_note(title, "rendering and judging the pending revisions…")
+                risk_pane.show_findings(env_name, title, [], note="judging the pending revisions…")
                 return
             notes = tuple(
                 f"-- {p.revision}: needs a live database: {p.needs_live_reason}" for p in pending if p.needs_live_reason
@@ -492,7 +584,7 @@ class MainScreen(FlowsMixin, Screen[None]):
         """(sql, findings, note) of one revision; the note replaces the SQL when it cannot render."""
         if status is not None and direction == "upgrade":
             for pending in status.pending:
-                if pending.revision == revision:
+                if pending.revision == revision and pending.risk:  # judged (the quick status is not)
                     if pending.needs_live_reason:
                         return "", [], f"needs a live database: {pending.needs_live_reason}"
                     return pending.sql, list(pending.findings), ""

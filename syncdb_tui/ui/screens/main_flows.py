@@ -25,6 +25,7 @@ from syncdb_tui.core.secrets import redact
 from syncdb_tui.ui.messages import JobFailed, JobFinished, JobProgressed, JobStarted
 from syncdb_tui.ui.screens.confirm import ConfirmScreen
 from syncdb_tui.ui.screens.error import ErrorScreen
+from syncdb_tui.ui.widgets.risk_checklist import RiskChecklist
 
 if TYPE_CHECKING:
     from syncdb_tui.config import Config
@@ -345,6 +346,46 @@ class FlowsMixin(_ScreenBase):
         if result.empty:
             lines += ["", "_The models match the database: the revision is empty._"]
         self.show_markdown(f"generated {result.revision}", "\n".join(lines), result.path)
+
+    # ------------------------------------------------------------------ safe pattern of a finding
+
+    def on_risk_checklist_safe_pattern_requested(self, event: RiskChecklist.SafePatternRequested) -> None:
+        event.stop()
+        self.start_flow(
+            self._safe_pattern_flow(self.env_name, event.revision, event.rule, event.table), "safe", self.env_name
+        )
+
+    async def _safe_pattern_flow(self, env_name: str, revision: str, rule: str, table: str | None) -> None:
+        """The finding's revision generated again with the safe patterns (core.project.safe_patterns,
+        the same flow as ``generate --safe``); a finding without a pattern raises why (a notification)."""
+        from syncdb_tui.core.project.safe_patterns import generate_safe
+
+        env = await self.environment(env_name)
+        where = f" on {table}" if table else ""
+        async with self.job("generate", env_name, f"safe pattern for {rule}{where} ({revision[:12]})") as job:
+            written = await asyncio.to_thread(
+                generate_safe,
+                self.project,
+                env,
+                "",
+                dry_run=self.dry_run,
+                replace_revision=revision,
+                finding=(rule, table),
+            )
+            job.summary = f"{len(written)} revision(s)" + (" (dry run)" if self.dry_run else "")
+        lines = [f"# Safe pattern for {rule}{where}", ""]
+        if self.dry_run:
+            lines += ["**Dry run: no file was written or moved.**", ""]
+        else:
+            lines += [f"Revision `{revision}` was generated again from the models (its file: `.syncdb/replaced/`).", ""]
+        lines += ["| revision | message | file |", "|---|---|---|"]
+        for item in written:
+            shown = _shown_path(Path(item.path), self.config) if item.path else "(dry run)"
+            lines.append(f"| {item.revision} | {item.message} | `{shown}` |")
+        if not self.dry_run:
+            self.refresh_all(reload_graph=True)
+            lines += ["", "Each revision's risk is in the timeline; `syncdb status` lists them as pending."]
+        self.show_markdown(f"safe pattern: {rule}", "\n".join(lines))
 
     # ------------------------------------------------------------------ merge heads
 

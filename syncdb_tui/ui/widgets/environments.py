@@ -187,6 +187,9 @@ class EnvironmentList(DataTable[Text]):
         if status.unknown:
             # the scripts do not know where the database stands: pending is unknown, not 0
             self._set(name, "pending", Text("?", style="bold"))
+        elif not all(item.risk for item in status.pending):
+            # the quick status of the first screen: the count now, the risk once judged
+            self._set(name, "pending", Text(f"{pending} …", style="yellow"))
         else:
             self._set(name, "pending", Text(f"{pending} {status.risk}" if pending else "0", style=risk_style))
         self._set(name, "drift", drift_label(status.drift, pending))

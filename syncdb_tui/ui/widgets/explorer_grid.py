@@ -86,16 +86,28 @@ class DataGrid(DataTable[Text]):
         """Replace the grid with ``page``, keeping the cursor where it was when it fits."""
         row, column = self.cursor_coordinate
         self.info, self.page = info, page
-        self.clear(columns=True)
-        self.add_column(Text(" "), key="__mark", width=1)
         fk_columns = {name for fk in info.foreign_keys for name in fk.columns}
+        labels = []
         for column_info in info.columns:
             label = Text(column_info.name, style="bold")
             if sort is not None and sort.column == column_info.name:
                 label.append(" ▼" if sort.descending else " ▲", "bold")
             if column_info.name in fk_columns:
                 label.append(" →", "dim")
-            self.add_column(label, key=column_info.name)
+            labels.append(label)
+        keys = ["__mark", *(column_info.name for column_info in info.columns)]
+        same_columns = [str(key.value) for key in self.columns] == keys and [
+            column.label for column in list(self.columns.values())[1:]
+        ] == labels
+        if same_columns:
+            # the next page of the same view: keep the columns (and their widths, which only grow), so
+            # that a keypress re-renders the rows and nothing is laid out again
+            self.clear()
+        else:
+            self.clear(columns=True)
+            self.add_column(Text(" "), key="__mark", width=1)
+            for column_info, label in zip(info.columns, labels, strict=True):
+                self.add_column(label, key=column_info.name)
         for index, values in enumerate(page.rows):
             mark = Text("●", style="bold red") if page.row_keys[index] in marked else Text(" ")
             self.add_row(mark, *(cell(value) for value in values), key=str(index))

@@ -10,7 +10,10 @@ Focusing the pane puts the cursor on the first unticked HIGH item, so ``4`` then
 ``space`` acknowledges it; items read ``[x]``/``[ ]``, not only in colour.  Ticks
 are kept per environment across redraws; :meth:`acknowledged` tells the screen
 which HIGH findings the operator acknowledged.  PageUp/PageDown scroll the findings
-while the cursor stays in the checklist; Tab focuses the findings themselves.
+while the cursor stays in the checklist; Tab focuses the findings themselves.  ``S``
+asks the screen (a :class:`RiskChecklist.SafePatternRequested` message) to write the
+safe pattern of the highlighted HIGH item's finding, else of the worst finding that may
+have one.
 """
 
 from __future__ import annotations
@@ -133,6 +136,15 @@ class RiskChecklist(Vertical):
     class Ticked(Message):
         """An item was ticked or unticked (the checklist keeps the ticks itself)."""
 
+    class SafePatternRequested(Message):
+        """The operator asked for the safe pattern of a finding (``S``); the screen runs it."""
+
+        def __init__(self, revision: str, rule: str, table: str | None) -> None:
+            super().__init__()
+            self.revision = revision
+            self.rule = rule
+            self.table = table
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._findings_view = Static(Text("no revision selected", style="dim"), id="risk-findings")
@@ -226,6 +238,28 @@ class RiskChecklist(Vertical):
 
     def action_tick(self) -> None:
         self._checklist.toggle_highlighted()
+
+    def finding_for_safe_pattern(self) -> Item | None:
+        """The highlighted HIGH item's finding, else the worst finding that may have a safe pattern, else the worst."""
+        from syncdb_tui.core.project.safe_patterns import PATTERN_RULES
+
+        option = self._checklist.highlighted_option
+        if option is not None and option.id:
+            for revision, finding in self.findings:
+                if finding_key(revision, finding) == option.id:
+                    return revision, finding
+        for item in self.findings:
+            if item[1].rule in PATTERN_RULES:
+                return item
+        return self.findings[0] if self.findings else None
+
+    def action_safe_pattern(self) -> None:
+        item = self.finding_for_safe_pattern()
+        if item is None:
+            self.notify("no finding here to write a safe pattern for", severity="warning")
+            return
+        revision, finding = item
+        self.post_message(self.SafePatternRequested(revision, finding.rule, finding.table))
 
     def action_copy_mitigations(self) -> None:
         """Copy the safe ways of the findings shown, as SQL (OSC 52: works over SSH in most terminals)."""

@@ -1,0 +1,195 @@
+"""`syncdb risk FILE.sql`: the CLI's fast path (one-verb parser, no heavy imports) prints what the full path prints."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from syncdb_tui.cli import _risk_args, build_parser
+from syncdb_tui.core.jsontext import dumps_indented, json_default
+
+SQL = """BEGIN;
+CREATE INDEX idx_users_email ON users (email);
+-- syncdb: ignore drop-column the app stopped reading it in release 42
+ALTER TABLE users DROP COLUMN legacy;
+ALTER TABLE orders ADD COLUMN note text;
+UPDATE accounts SET flag = true;
+COMMIT;
+ALTER TABLE users ADD COLUM broken int;
+"""
+
+HEAVY = ("alembic", "sqlalchemy", "textual", "rich")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["risk", "a.sql"],
+        ["risk", "a.sql", "--json"],
+        ["risk", "--format", "sarif", "a.sql", "--fail-on", "high"],
+        ["risk", "--format=github", "a.sql", "--no-color", "-y", "--dry-run"],
+        ["risk", "a.sql", "--js"],
+        ["risk", "-c", "syncdb.toml", "a.sql"],
+        ["risk", "-e", "dev", "a.sql"],
+        ["risk", "head"],
+        ["risk"],
+    ],
+)
+def test_one_verb_parser_gives_the_full_parsers_namespace(argv: list[str]) -> None:
+    full = build_parser().parse_args(argv)
+    full.passthrough = []
+    assert _risk_args(argv) == full
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["risk", "--help"], ["risk", "-h"], ["risk", "a.sql", "b.sql"], ["risk", "--format", "xml", "a.sql"], ["status"]],
+)
+def test_help_and_bad_arguments_go_to_the_full_parser(argv: list[str]) -> None:
+    assert _risk_args(argv) is None
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, argv: list[str], *, fast: bool) -> tuple[int, str, str]:
+    from syncdb_tui import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with monkeypatch.context() as patch:
+        patch.setattr("sys.stdout", out)
+        patch.setattr("sys.stderr", err)
+        patch.setattr("sys.stdin", io.StringIO(""))
+        if not fast:
+            patch.setattr(cli, "_risk_args", lambda argv: None)
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--json"],
+        [],
+        ["--format", "text"],
+        ["--format", "sarif"],
+        ["--format", "github"],
+        ["--json", "--fail-on", "medium"],
+        ["--fail-on", "HIGH"],
+        ["--fail-on", "CRITICAL"],
+    ],
+)
+def test_fast_and_full_paths_print_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: list[str]
+) -> None:
+    (tmp_path / "change.sql").write_text(SQL)
+    monkeypatch.chdir(tmp_path)
+    argv = ["risk", "change.sql", *options]
+    fast = _run(monkeypatch, argv, fast=True)
+    full = _run(monkeypatch, argv, fast=False)
+    assert fast == full
+    assert fast[0] in (0, 1, 2)
+
+
+def test_fast_and_full_paths_fail_alike_on_a_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    fast = _run(monkeypatch, ["risk", "nope.sql", "--json"], fast=True)
+    assert fast == _run(monkeypatch, ["risk", "nope.sql", "--json"], fast=False)
+    assert fast[0] == 2 and "does not exist" in fast[2]
+
+
+@pytest.mark.parametrize("options", [["--json"], [], ["--format", "sarif"], ["--format", "github"]])
+def test_risk_file_in_a_fresh_process_imports_no_alembic_sqlalchemy_textual_or_rich(
+    tmp_path: Path, options: list[str]
+) -> None:
+    (tmp_path / "change.sql").write_text(SQL)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "syncdb_tui", "risk", "change.sql", *options],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "create-index" in result.stdout
+    imported = {
+        line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "syncdb_tui.core.risk.analysis" in imported
+    heavy = sorted(name for name in imported if name.split(".")[0] in HEAVY)
+    assert heavy == [], f"syncdb risk FILE.sql imported {heavy}"
+
+
+def test_a_file_that_parses_is_judged_without_importing_the_pglast_package(tmp_path: Path) -> None:
+    """libpg_query's JSON comes straight from the library pglast ships (its package import costs more)."""
+    clean = "\n".join(SQL.splitlines()[:-1]) + "\nCREATE UNIQUE INDEX ix_a ON accounts (email);\n"
+    (tmp_path / "clean.sql").write_text(clean)
+    code = (
+        "import sys\n"
+        "from syncdb_tui.cli import main\n"
+        "code = main(['risk', 'clean.sql', '--json'])\n"
+        "print(code, 'pglast' in sys.modules, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert result.stderr.strip().splitlines()[-1] == "0 False", result.stderr[-2000:]
+    findings = json.loads(result.stdout)
+    index = next(f for f in findings if f["rule"] == "create-index" and f["table"] == "accounts")
+    assert "CREATE UNIQUE INDEX CONCURRENTLY ix_a ON accounts (email);" in index["mitigation"]
+    assert any(f["rule"] == "create-index" and f["table"] == "users" for f in findings)
+
+
+def test_thousands_of_findings_at_a_terminal_are_plain_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncdb_tui.cli import main
+    from syncdb_tui.core.risk.output import RICH_TABLE_LIMIT
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    statements = "".join(f"CREATE INDEX ix_{n} ON users (c{n});\n" for n in range(RICH_TABLE_LIMIT + 1))
+    (tmp_path / "many.sql").write_text(statements)
+    out = Tty()
+    monkeypatch.setattr("sys.stdout", out)
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    monkeypatch.chdir(tmp_path)
+    assert main(["risk", "many.sql"]) == 0
+    text = out.getvalue()
+    assert "Severity" not in text and "many.sql:1: MEDIUM create-index [SHARE]" in text
+
+
+def test_dumps_indented_is_json_dumps_with_indent_2() -> None:
+    import datetime as dt
+    import enum
+    import random
+
+    class Level(enum.IntEnum):
+        LOW = 1
+
+    rng = random.Random(5)
+
+    def value(depth: int) -> object:
+        choice = rng.randrange(11 if depth < 4 else 6)
+        scalars: list[object] = [None, True, False, 0, -7, 10**20, 0.5, -1e300, float("nan"), float("inf"), Level.LOW]
+        if choice == 0:
+            return rng.choice(scalars)
+        if choice in (1, 2):
+            return "".join(
+                chr(rng.choice([rng.randrange(32, 127), rng.randrange(0x80, 0x3000), 0x1F600, 10, 34, 92]))
+                for _ in range(rng.randrange(6))
+            )
+        if choice == 3:
+            return dt.date(2024, 1, 2)
+        if choice in (4, 5):
+            return rng.choice(scalars)
+        if choice in (6, 7):
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        if choice == 8:
+            return tuple(value(depth + 1) for _ in range(rng.randrange(3)))
+        keys: list[object] = ["a", "é", 'q"', 1, 2.5, True, None]
+        return {rng.choice(keys): value(depth + 1) for _ in range(rng.randrange(4))}
+
+    for _ in range(2000):
+        data = value(0)
+        assert dumps_indented(data) == json.dumps(data, indent=2, default=json_default)
