@@ -725,8 +725,13 @@ def _replace_safely(
     if info is None:
         raise UsageError(f"there is no revision {revision} in {project.script_location}")
     if tuple(graph.heads) != (revision,):
+        heads = ", ".join(graph.heads)
         raise UsageError(
-            f"{revision} is not the only head of the history, so it cannot be generated again safely",
+            (
+                f"{revision} is not the newest revision (the head is {heads}), so it cannot be generated again"
+                if revision not in graph.heads
+                else f"the history has several heads ({heads}), so {revision} cannot be generated again"
+            ),
             hint="safe generation replaces the newest pending revision only; for an older one, write the pattern "
             "by hand (the finding's safe way shows it)",
             title="cannot replace this revision",

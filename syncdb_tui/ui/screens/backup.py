@@ -9,9 +9,10 @@ from textual import on
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet
+from textual.widgets import Button, Input, Label, RadioSet
 
 from syncdb_tui.core.backups.backup import BackupOptions
+from syncdb_tui.ui.widgets.choice import Choice
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -56,12 +57,12 @@ class BackupScreen(ModalScreen[BackupOptions | None]):
                     yield Label("kind")
                     with RadioSet(id="backup-kind"):
                         for index, (_, label) in enumerate(KINDS):
-                            yield RadioButton(label, value=index == 0)
+                            yield Choice(label, value=index == 0)
                 with Vertical():
                     yield Label("format")
                     with RadioSet(id="backup-format"):
                         for value, label in FORMATS:
-                            yield RadioButton(label, value=value == self.default_format)
+                            yield Choice(label, value=value == self.default_format)
             yield Label("tables (comma-separated; empty = all)")
             yield Input(placeholder="public.users, conversations", id="backup-tables")
             yield Label(f"destination (empty = {self.backup_dir}/backup_{self.env_name}_<time>)")

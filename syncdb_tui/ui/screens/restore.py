@@ -18,7 +18,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, RadioButton, RadioSet
+from textual.widgets import Button, DataTable, Input, Label, RadioSet
+
+from syncdb_tui.ui.widgets.choice import Choice
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -77,10 +79,8 @@ class RestoreScreen(ModalScreen[RestoreChoice | None]):
             yield Label("", id="restore-note")
             yield Label("target")
             with RadioSet(id="restore-target"):
-                yield RadioButton("a new database (named below)", value=True)
-                yield RadioButton(
-                    f"the environment's database {self.database} (rebuilt beside, swapped in; old one kept)"
-                )
+                yield Choice("a new database (named below)", value=True)
+                yield Choice(f"the environment's database {self.database} (rebuilt beside, swapped in; old one kept)")
             yield Input(value=f"{self.database}_restored", id="restore-database")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Restore" if not self.dry_run else "Show plan", variant="primary", id="restore-start")
