@@ -144,3 +144,38 @@ async def test_the_server_going_away_mid_backup_is_unreachable_not_a_bug(
     assert caught.value.exit_code == 4 and "went away during the backup" in caught.value.message
     assert files_under(config.backup_dir) == []
     assert os.listdir(config.backup_dir) == []
+
+
+def test_a_reservation_is_never_seen_without_its_pid(tmp_path: Path) -> None:
+    """Another syncdb cleaning stale markers at the same moment never takes a fresh reservation for a
+    dead one (a marker created empty and written after could be read as nobody's and removed:
+    then two backups wrote under one name — seen once in CI with three backups in the same second)."""
+    import os
+    import sys
+    import threading
+
+    from syncdb_tui.core.backups.manifest import clean_stale_partials, release, reserve, reserved_by
+
+    stop = threading.Event()
+
+    def cleaner() -> None:
+        while not stop.is_set():
+            clean_stale_partials(tmp_path)
+
+    threads = [threading.Thread(target=cleaner) for _ in range(3)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the window is a few bytecodes wide
+    for thread in threads:
+        thread.start()
+    try:
+        for index in range(2000):
+            final = tmp_path / f"backup_dev_{index}.dump"
+            assert reserve(final)
+            assert reserved_by(final) == os.getpid()
+            release(final)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        sys.setswitchinterval(interval)
+    assert not [path.name for path in tmp_path.iterdir()]  # no private file left behind

@@ -33,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,8 @@ MANIFEST_VERSION = 1
 FORMAT_SUFFIXES = {"custom": ".dump", "plain": ".sql", "directory": ""}
 _PARTIAL = re.compile(r"^\.(?P<final>.+)\.partial-(?P<pid>\d+)$")
 _RESERVED = re.compile(r"^\.(?P<final>.+)\.reserved$")
+_RESERVING = re.compile(r"^\..+\.reserved\.(?P<pid>\d+)\.\d+$")
+"""A reservation being written (the private file :func:`reserve` links into place)."""
 VERIFIED_INDEX = ".syncdb-verified.json"
 _CHUNK = 1 << 20
 
@@ -209,7 +212,7 @@ def partial_path(final: Path) -> Path:
 
 
 def is_partial(path: Path) -> bool:
-    return _PARTIAL.match(path.name) is not None or _RESERVED.match(path.name) is not None
+    return any(pattern.match(path.name) is not None for pattern in (_PARTIAL, _RESERVED, _RESERVING))
 
 
 def reservation_path(final: Path) -> Path:
@@ -229,18 +232,26 @@ def reserved_by(final: Path) -> int | None:
 def reserve(final: Path) -> bool:
     """Take the name ``final`` for this process (exclusive create); ``False`` when another live syncdb holds it."""
     marker = reservation_path(final)
-    for _ in range(2):
-        try:
-            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            if reserved_by(final) is not None:
-                return False
-            marker.unlink(missing_ok=True)  # left by a process that is gone
-            continue
+    # The marker appears with the pid already in it (written to a private file, then hard-linked
+    # into place: link() fails when the name exists).  Created empty and written after, another
+    # syncdb cleaning stale markers in between read no pid and removed it: two writers, one name.
+    private = marker.with_name(f"{marker.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(str(os.getpid()))
-        return True
-    return False
+        for _ in range(2):
+            try:
+                os.link(private, marker)
+            except FileExistsError:
+                if reserved_by(final) is not None:
+                    return False
+                marker.unlink(missing_ok=True)  # left by a process that is gone
+                continue
+            return True
+        return False
+    finally:
+        private.unlink(missing_ok=True)
 
 
 def release(final: Path) -> None:
@@ -324,7 +335,7 @@ def clean_stale_partials(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return removed
     for child in directory.iterdir():
-        match = _PARTIAL.match(child.name)
+        match = _PARTIAL.match(child.name) or _RESERVING.match(child.name)
         if match and not pid_alive(int(match.group("pid"))):
             remove_path(child)
             removed.append(child)
