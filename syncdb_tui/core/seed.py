@@ -133,6 +133,22 @@ async def count_rows(conn: asyncpg.Connection, tables: list[str]) -> dict[str, i
     return {table: int(await conn.fetchval(f"SELECT count(*) FROM {quote_ident(table)}")) for table in tables}
 
 
+async def _tables_to_seed(conn: asyncpg.Connection, env: Environment) -> tuple[list[str], list[str]]:
+    """The user tables and those already holding rows.
+
+    Raises:
+        RefusedError: there are no tables to seed.
+    """
+    tables = await user_tables(conn)
+    if not tables:
+        raise RefusedError(
+            f"{env.name} has no tables to seed (database {env.database})",
+            hint="run `syncdb migrate` (or `syncdb push` on dev) first",
+            title="nothing to seed",
+        )
+    return tables, await tables_with_rows(conn, tables)
+
+
 def refuse_protected(env: Environment) -> None:
     """Raise RefusedError on a protected environment (the policy never seeds one, whatever the flags)."""
     from syncdb_tui.core.changes.policy import check_refusal, requirements
@@ -161,14 +177,7 @@ async def seed_question(config: Config, env: Environment) -> str:
 
     refuse_protected(env)
     async with connection(env) as conn:
-        tables = await user_tables(conn)
-        if not tables:
-            raise RefusedError(
-                f"{env.name} has no tables to seed (database {env.database})",
-                hint="run `syncdb migrate` (or `syncdb push` on dev) first",
-                title="nothing to seed",
-            )
-        filled = await tables_with_rows(conn, tables)
+        _, filled = await _tables_to_seed(conn, env)
     if not filled:
         return ""
     listing = ", ".join(filled[:6]) + (f" and {len(filled) - 6} more" if len(filled) > 6 else "")
@@ -213,14 +222,7 @@ async def seed_environment(
     seed_callable = load_seed_callable(spec)
     options = SeedOptions(scale=scale, seed=seed_value, progress=progress, environment=env.name)
     async with connection(env) as conn:
-        tables = await user_tables(conn)
-        if not tables:
-            raise RefusedError(
-                f"{env.name} has no tables to seed (database {env.database})",
-                hint="run `syncdb migrate` (or `syncdb push` on dev) first",
-                title="nothing to seed",
-            )
-        filled = await tables_with_rows(conn, tables)
+        tables, filled = await _tables_to_seed(conn, env)
         truncated: tuple[str, ...] = ()
         if filled:
             listing = ", ".join(filled[:6]) + (f" and {len(filled) - 6} more" if len(filled) > 6 else "")

@@ -905,23 +905,23 @@ async def seed(conn: asyncpg.Connection, options: SeedOptions) -> SeedResult:
             first = base.get(table, 0)
             batches = list(_batches(table, plan_.rows(table), options.batch_size, first))
             binary_columns = _binary_columns(table, existing[table])
+
+            def written(rows: int, table: str = table) -> None:
+                nonlocal rows_written, done
+                rows_written += rows
+                done += rows
+                emit(
+                    options.progress,
+                    JobProgress(
+                        phase=f"seeding {table}",
+                        done=done,
+                        total=total,
+                        unit="rows",
+                        detail=f"{rows_written:,}/{plan_.rows(table):,} rows",
+                    ),
+                )
+
             if binary_columns is not None:
-
-                def written(rows: int, table: str = table) -> None:
-                    nonlocal rows_written, done
-                    rows_written += rows
-                    done += rows
-                    emit(
-                        options.progress,
-                        JobProgress(
-                            phase=f"seeding {table}",
-                            done=done,
-                            total=total,
-                            unit="rows",
-                            detail=f"{rows_written:,}/{plan_.rows(table):,} rows",
-                        ),
-                    )
-
                 make_binary = partial(_make_binary_batch, table, seed_value=options.seed, plan_=plan_, base=base)
                 await _copy_binary(
                     conn, table, binary_columns, make_binary, batches, written, freeze=table in truncated
@@ -936,18 +936,7 @@ async def seed(conn: asyncpg.Connection, options: SeedOptions) -> SeedResult:
                     records = await upcoming
                     upcoming = _prefetch(make, batches, index + 1)
                     await conn.copy_records_to_table(table, records=records, columns=wanted)
-                    rows_written += len(records)
-                    done += len(records)
-                    emit(
-                        options.progress,
-                        JobProgress(
-                            phase=f"seeding {table}",
-                            done=done,
-                            total=total,
-                            unit="rows",
-                            detail=f"{rows_written:,}/{plan_.rows(table):,} rows",
-                        ),
-                    )
+                    written(len(records))
             finally:
                 if upcoming is not None:
                     upcoming.cancel()
