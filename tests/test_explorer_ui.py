@@ -241,6 +241,34 @@ async def test_grid_shows_null_apart_from_empty_text_and_truncates(config: Confi
         assert profile.endswith("…") and len(profile) == 40
 
 
+async def test_grid_keys_clicks_and_control_characters(
+    config: Config, shop_url: str, psql_exec: Callable[[str, str], str]
+) -> None:
+    # a value with a terminal escape sequence must not reach the terminal as one
+    psql_exec(shop_url, "UPDATE customers SET name = E'evil\\x1b[2Jname' WHERE id = 1;")
+    app = ExplorerApp(config, table="customers")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        grid = explorer(pilot).query_one(DataGrid)
+        header = grid.render_line(0).text
+        assert header.split()[:3] == ["id", "name", "email"]
+        first = grid.render_line(1).text
+        assert "evil�[2Jname" in first and "\x1b" not in first
+        assert grid.cursor_coordinate == Coordinate(0, 1)  # the first table column, not the mark
+        await pilot.press("end")
+        assert grid.current_column == grid.info.columns[-1].name  # type: ignore[union-attr]
+        await pilot.press("home", "ctrl+end")
+        assert grid.cursor_coordinate == Coordinate(19, 1)
+        await pilot.press("ctrl+home", "down", "right")
+        assert (grid.current_row_index, grid.current_column) == (1, "name")
+        # a click moves the cursor; a click on the cell under the cursor opens the row
+        await pilot.click(DataGrid, offset=(6, 3))
+        assert grid.cursor_coordinate == Coordinate(2, 1)
+        await pilot.click(DataGrid, offset=(6, 3))
+        modal = await wait_for_screen(pilot, RowDetailModal)
+        assert modal is pilot.app.screen
+
+
 def test_cut_hint_counts_whole_columns_in_view() -> None:
     assert cut_hint([10, 10, 10], 0, 30) == ""
     assert cut_hint([10, 10, 10], 0, 25) == "showing 2 of 3 columns — → scrolls"

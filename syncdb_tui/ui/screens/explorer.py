@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, DataTable, Input, ProgressBar, Static
+from textual.widgets import ContentSwitcher, Input, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from syncdb_tui.core.errors import SyncdbError
@@ -91,6 +91,10 @@ class ExplorerCommands(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), partial(self.screen.run_action, action), help=help_text)
+
+
+LOADING_DELAY = 0.15
+"""Seconds a page may take before the info line says it is loading."""
 
 
 class ExplorerScreen(Screen[None]):
@@ -180,8 +184,12 @@ class ExplorerScreen(Screen[None]):
         info = self.info
         if describe or info is None or info.table != request.view.table:
             info = await session.describe(request.view.table)
-        self._set_info(f"loading {request.view.table}…")
-        page = await session.page(info, request.view, request.direction, request.anchor)
+        # "loading…" only when the page is slow to come: a fast page would be painted twice per keypress
+        loading = self.set_timer(LOADING_DELAY, partial(self._set_info, f"loading {request.view.table}…"))
+        try:
+            page = await session.page(info, request.view, request.direction, request.anchor)
+        finally:
+            loading.stop()
         if not page.rows and request.direction in ("next", "prev") and self.page is not None:
             self.notify("no more rows in that direction", title="end of table")
             self._show_info()
@@ -389,7 +397,7 @@ class ExplorerScreen(Screen[None]):
         tree.focus()
         tree.open_highlighted()
 
-    @on(DataTable.CellSelected, "#grid")
+    @on(DataGrid.CellSelected, "#grid")
     def _cell_chosen(self) -> None:
         self.action_row_detail()
 
