@@ -4,14 +4,19 @@ The ScriptDirectory is loaded once per project; a range is rendered in one
 pass of env.py and split per revision at Alembic's ``-- Running upgrade A -> B``
 markers.  A revision whose ``upgrade()`` needs a live database (it queries or
 commits) cannot be rendered: it comes back with ``needs_live_reason`` set, and
-the others still render.
+the others still render.  A long pass is rendered by two processes when a CPU
+is idle (:class:`_Split`: the parent and a forked child each render part of it),
+with the same result as one process.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import os
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,12 +56,16 @@ def _render(
     direction: str,
     buffer: io.StringIO | None = None,
     guard: Guard | None = None,
+    split: _Split | None = None,
 ) -> str:
     """The offline SQL from ``start`` to ``dest``; on failure ``buffer`` keeps what rendered before it.
 
     With ``guard`` (upgrades), an ``upgrade()`` of one of its revisions that fails (a data migration
     reading query results offline) does not stop the pass: the failure and the buffer's position at
     that moment are recorded in the guard, and the following revisions render on.
+
+    With ``split`` (upgrades, with ``guard``), a long pass may be rendered by two processes
+    (:class:`_Split`); the SQL returned is the same as one process's.
     """
     from alembic.runtime.environment import EnvironmentContext
 
@@ -72,7 +81,8 @@ def _render(
     cfg.stdout = io.StringIO()
 
     def upgrade(rev: Any, context: Any) -> Any:
-        return script._upgrade_revs(dest, rev)
+        steps = script._upgrade_revs(dest, rev)
+        return steps if split is None else split.steps(steps, rev, context, buffer)
 
     def downgrade(rev: Any, context: Any) -> Any:
         return script._downgrade_revs(dest, rev)
@@ -92,7 +102,15 @@ def _render(
     ):
         project.prepare_imports()
         with _guarded(script, guard, buffer):
-            script.run_env()
+            if split is None:
+                script.run_env()
+            else:
+                try:
+                    split.run(script.run_env, buffer)
+                finally:
+                    split.close()
+    if split is not None and split.joined:
+        return split.whole(buffer)
     return buffer.getvalue()
 
 
@@ -103,6 +121,9 @@ class Guard:
         self.revisions = revisions
         self.failures: dict[str, tuple[BaseException, int]] = {}
         """Revision → (the error its upgrade() raised, the output buffer's position when it did)."""
+        self.reasons: dict[str, tuple[str, int]] = {}
+        """Failures seen by a forked renderer (:class:`_Split`): revision → (:func:`_needs_live`'s reason,
+        the position in the pass's whole SQL)."""
 
 
 @contextmanager
@@ -373,8 +394,9 @@ def _render_passes(project: Project, revisions: list[str], env: Environment | No
         dest_arg: Any = dest[0] if len(dest) == 1 else dest
         # a data migration's failure does not stop the pass: one pass renders the whole range
         guard = Guard(inside)
+        split = _Split(guard, {rev: graph.by_id[rev].path for rev in remaining})
         try:
-            sql = _render(project, env, start_arg, dest_arg, "upgrade", buffer, guard)
+            sql = _render(project, env, start_arg, dest_arg, "upgrade", buffer, guard, split)
         except (SyntaxError, ImportError, SyncdbError):
             raise
         except Exception as error:
@@ -392,17 +414,292 @@ def _render_passes(project: Project, revisions: list[str], env: Environment | No
             continue
         chunks = split_by_revision(sql, "upgrade")
         for rev in remaining:
-            if rev in guard.failures:
+            if rev in guard.failures or rev in guard.reasons:
                 # what it rendered before it stopped, as when a pass ends there
-                failure, position = guard.failures[rev]
+                if rev in guard.failures:
+                    failure, position = guard.failures[rev]
+                    reason = _needs_live(failure, "upgrade", graph.by_id[rev].path)
+                else:
+                    reason, position = guard.reasons[rev]
                 partial = _partial_before(sql, position, rev)
-                done[rev] = RevisionSQL(
-                    rev,
-                    "upgrade",
-                    partial if _has_statements(partial) else "",
-                    _needs_live(failure, "upgrade", graph.by_id[rev].path),
-                )
+                done[rev] = RevisionSQL(rev, "upgrade", partial if _has_statements(partial) else "", reason)
             elif rev in chunks:
                 done[rev] = RevisionSQL(rev, "upgrade", chunks[rev])
         break
     return done
+
+
+MIN_SPLIT_STEPS = 50
+"""A pass of fewer revisions is rendered by one process (a fork costs more than it saves)."""
+CHILD_SHARE = 0.48
+"""The share of a split pass's revisions (its last ones) that the forked process renders."""
+
+
+class _Split:
+    """One pass of env.py rendered by two processes: the parent renders the first revisions, a forked
+    child the rest, and the parent puts the child's SQL after its own.
+
+    The fork happens when Alembic asks for the pass's revisions (env.py has run up to
+    ``run_migrations()``; all its imports are shared). The child sets Alembic's heads to what they are
+    after the parent's part (worked out without rendering) and renders the rest of the pass, to its end:
+    from where the parent stops, its SQL is what one process would have written next, byte for byte.
+    It sends that SQL and the reasons of its failed data migrations through a pipe as JSON, and leaves
+    with ``os._exit`` (it never writes the cache or the terminal). When the child fails in any way the
+    parent renders the rest of the pass itself; when the parent's part stops the pass, the child is
+    killed and its work dropped. No split without ``os.fork`` (or on macOS), with other threads
+    running, for fewer than :data:`MIN_SPLIT_STEPS` revisions, when env.py asks for a callback per
+    revision (``on_version_apply``), or when no CPU is idle (:func:`_idle_cpu`); ``SYNCDB_FORK=0``
+    never splits, ``SYNCDB_FORK=1`` splits whenever it can, busy CPUs or not.
+    """
+
+    def __init__(self, guard: Guard, paths: dict[str, str]) -> None:
+        self.guard = guard
+        self.paths = paths
+        """Revision → its file (for :func:`_needs_live`'s text: the child sends text, not the error)."""
+        self.state = "idle"
+        """idle (not split yet), parent (rendering its part), joined (the child rendered the rest),
+        child (the forked process), or serial (one process renders everything)."""
+        self.pid = 0
+        self.fd = -1
+        self.seam = 0
+        """The parent's output position where the child's SQL goes."""
+        self.child_seam = 0
+        self.child_sql = ""
+
+    @property
+    def joined(self) -> bool:
+        return self.state == "joined"
+
+    def steps(self, steps: list[Any], heads: Any, context: Any, buffer: io.StringIO) -> Iterator[Any]:
+        """The steps this process renders (Alembic's ``run_migrations`` iterates them one by one)."""
+        if self.state == "joined":
+            return  # the child rendered the rest of the pass: what this process writes now is dropped
+        if self.state == "parent":
+            # env.py runs its migrations once more after the parent's part stopped: one process
+            self._kill()
+            self.state = "serial"
+        if self.state != "idle":
+            yield from steps
+            return
+        cut = len(steps) - max(1, int(len(steps) * CHILD_SHARE))
+        after: set[str] = set()
+        try:
+            maintainer = self._maintainer(sys._getframe(1), heads)
+            if maintainer is not None and self._can_fork(steps, context, buffer):
+                after = _heads_after(steps[:cut], maintainer.heads, context)
+            else:
+                maintainer = None
+        except Exception:  # anything unexpected in Alembic's state: one process, as without a split
+            maintainer = None
+        if maintainer is None or not self._fork():
+            self.state = "serial"
+            yield from steps
+            return
+        if self.state == "child":
+            maintainer.heads.clear()
+            maintainer.heads.update(after)
+            self.child_seam = buffer.tell()
+            yield from steps[cut:]
+            return
+        yield from steps[:cut]
+        self.seam = buffer.tell()
+        if self._join():
+            self.state = "joined"
+            return
+        self.state = "serial"  # the child failed: render its revisions here
+        yield from steps[cut:]
+
+    @staticmethod
+    def _maintainer(frame: Any, heads: Any) -> Any:
+        """Alembic's ``HeadMaintainer`` of the running pass (a local of ``run_migrations``), or None."""
+        from alembic.runtime.migration import HeadMaintainer
+
+        maintainer = frame.f_locals.get("head_maintainer") if frame is not None else None
+        if not isinstance(maintainer, HeadMaintainer) or maintainer.heads != set(heads or ()):
+            return None
+        return maintainer
+
+    @staticmethod
+    def _can_fork(steps: list[Any], context: Any, buffer: io.StringIO) -> bool:
+        import threading
+
+        setting = os.environ.get("SYNCDB_FORK", "auto").lower()
+        return (
+            len(steps) >= MIN_SPLIT_STEPS
+            and setting not in ("0", "no", "never", "false")
+            and hasattr(os, "fork")
+            and sys.platform != "darwin"
+            and threading.active_count() == 1
+            and getattr(context, "as_sql", False)
+            and getattr(getattr(context, "impl", None), "output_buffer", None) is buffer
+            and not getattr(context, "on_version_apply_callbacks", ())
+            and (setting in ("1", "yes", "always", "true") or _idle_cpu())
+        )
+
+    def _fork(self) -> bool:
+        """Fork; True in both processes when it worked (``state`` tells which one this is)."""
+        import gc
+
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        try:
+            read, write = os.pipe()
+        except OSError:
+            return False
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            return False
+        if pid == 0:
+            gc.freeze()  # the child's collections leave the pages it shares with the parent alone
+            os.close(read)
+            self.state, self.fd = "child", write
+            try:  # never the terminal: stdin, stdout and stderr go to /dev/null
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+            except OSError:
+                os._exit(1)
+            return True
+        os.close(write)
+        self.state, self.pid, self.fd = "parent", pid, read
+        return True
+
+    def run(self, run_env: Callable[[], None], buffer: io.StringIO) -> None:
+        """Run env.py; the child leaves here (never returns) with its part of the SQL sent."""
+        try:
+            run_env()
+        except BaseException as error:
+            if self.state == "child":
+                self._send(None)
+            if self.state != "joined" or not isinstance(error, Exception):
+                raise
+            # the parent's env.py failed after its part, with the child's part skipped: the SQL is the child's
+        if self.state == "child":
+            self._send(buffer)
+
+    def _send(self, buffer: io.StringIO | None) -> None:
+        """The child's end: its SQL from the seam and its failures through the pipe, then ``os._exit``."""
+        code = 1
+        try:
+            if buffer is not None:
+                failures = {
+                    rev: [_needs_live(error, "upgrade", self.paths.get(rev, "")), position - self.child_seam]
+                    for rev, (error, position) in self.guard.failures.items()
+                }
+                payload = json.dumps({"sql": buffer.getvalue()[self.child_seam :], "failures": failures})
+                data = memoryview(payload.encode())
+                while data:
+                    data = data[os.write(self.fd, data) :]
+                code = 0
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+
+    def _join(self) -> bool:
+        """Wait for the child; True when it rendered its part (kept for :meth:`whole`)."""
+        chunks = []
+        try:
+            while True:
+                data = os.read(self.fd, 1 << 16)
+                if not data:
+                    break
+                chunks.append(data)
+        except OSError:
+            chunks = []
+        finally:
+            os.close(self.fd)
+            self.fd = -1
+        status = self._wait()
+        if status != 0 or not chunks:
+            return False
+        try:
+            payload = json.loads(b"".join(chunks))
+            sql = payload["sql"]
+            failures = {str(rev): (str(item[0]), int(item[1])) for rev, item in payload["failures"].items()}
+        except (ValueError, KeyError, TypeError, IndexError):
+            return False
+        if not isinstance(sql, str) or any(rev not in self.guard.revisions for rev in failures):
+            return False
+        self.child_sql = sql
+        for rev, (reason, position) in failures.items():
+            self.guard.reasons[rev] = (reason, self.seam + position)
+        return True
+
+    def _wait(self) -> int:
+        """Reap the child: its exit status (-1 when killed by a signal or lost)."""
+        pid, self.pid = self.pid, 0
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return -1
+        return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+
+    def _kill(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if self.pid:
+            import signal
+
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self._wait()
+
+    def close(self) -> None:
+        """The parent's end of the pass: a child still running (the parent's part stopped the pass) is killed."""
+        if self.state != "child":
+            self._kill()
+
+    def whole(self, buffer: io.StringIO) -> str:
+        """The pass's SQL as one process writes it: the parent's part, then the child's."""
+        return buffer.getvalue()[: self.seam] + self.child_sql
+
+
+def _idle_cpu() -> bool:
+    """True when a CPU is free for a forked renderer: fewer runnable tasks than CPUs, this process included
+    (on a busy machine the child would only take turns with the parent and add the cost of the fork)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    if cpus < 2:
+        return False
+    try:
+        with open("/proc/loadavg", "rb") as handle:  # "0.52 0.61 0.70 1/345 6789": runnable/total now
+            running = int(handle.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0] < cpus - 0.5
+        except (AttributeError, OSError):
+            return True
+    return running < cpus
+
+
+def _heads_after(steps: list[Any], heads: set[str], context: Any) -> set[str]:
+    """Alembic's heads after ``steps`` (upgrade steps) from ``heads``, worked out without writing SQL."""
+    from alembic.runtime.migration import HeadMaintainer
+
+    class _Dry(HeadMaintainer):
+        def _insert_version(self, version: str) -> None:
+            self.heads.add(version)
+
+        def _delete_version(self, version: str) -> None:
+            self.heads.remove(version)
+
+        def _update_version(self, from_: str, to_: str) -> None:
+            self.heads.remove(from_)
+            self.heads.add(to_)
+
+    dry = _Dry(context, heads)
+    for step in steps:
+        dry.update_to_step(step)
+    return dry.heads
