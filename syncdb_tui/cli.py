@@ -8,7 +8,8 @@ the error's exit code) and opens the TUI when no verb is given.
 ``syncdb risk FILE.sql [--json | --format F] [--fail-on S]``, the CI call, skips
 building the parser of every verb (:func:`_risk_args`): the same options become
 the same namespace, and the same ``commands.risk.run`` prints the same output,
-messages and exit codes; help and bad arguments go through the full parser.
+messages and exit codes; help and bad arguments go through the full parser. From the
+command line, libpg_query may start on a large file in a thread first (:func:`_prefetch_sql`).
 """
 
 from __future__ import annotations
@@ -147,12 +148,33 @@ def _short_lived() -> None:
     atexit.register(gc.freeze)
 
 
+def _prefetch_sql(argv: Sequence[str]) -> None:
+    """For ``syncdb risk FILE.sql``: libpg_query may start on the file now, in a thread, outside the GIL.
+
+    The file is then parsed while the parsers are built and the risk engine imported; ``parse()``
+    takes the tree only for the text the command reads (``core.risk.parse.prefetch`` decides
+    whether a thread is worth it). Started before the arguments are parsed, from a look at them
+    (a ``risk`` command naming one ``.sql`` file): a wrong look costs a parse no one uses, never
+    an output.
+    """
+    if len(argv) < 2 or argv[0] != "risk":
+        return
+    files = [a for a in argv[1:] if a.endswith(".sql") and not a.startswith("-")]
+    if len(files) == 1:
+        from syncdb_tui.core.risk.parse import prefetch
+
+        prefetch(files[0])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `syncdb` console script; returns the exit code."""
-    from syncdb_tui.commands.context import CommandContext
-
     from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
+    if from_command_line:
+        _prefetch_sql(argv)
+
+    from syncdb_tui.commands.context import CommandContext
+
     fast = _risk_args(argv)
     if fast is not None:
         args = fast

@@ -193,3 +193,107 @@ def test_dumps_indented_is_json_dumps_with_indent_2() -> None:
     for _ in range(2000):
         data = value(0)
         assert dumps_indented(data) == json.dumps(data, indent=2, default=json_default)
+
+
+class _Source:
+    def __init__(self, label: str, revision: str | None) -> None:
+        self.label, self.revision, self.path, self.not_rendered = label, revision, label, ""
+
+
+def test_json_text_is_json_dumps_of_the_findings() -> None:
+    """``--json`` is written from a template: the same text json.dumps gives, escapes and all."""
+    from syncdb_tui.core.risk.analysis import analyse_sql
+    from syncdb_tui.core.risk.output import findings_json, json_text
+
+    odd = (
+        'ALTER TABLE "ta\\"b é😀" DROP COLUMN "c\tx";\n'
+        'UPDATE "naïve" SET v = \'a\\b "q" \x01\';  -- syncdb: ignore update-without-where ü reason\n'
+        'DROP TABLE "x\ny";\n'
+    )
+    results = [
+        (_Source("a.sql", None), analyse_sql(SQL + odd)),
+        (_Source("r1", "abcé"), analyse_sql(SQL, session_lock_timeout=True)),
+        (_Source("r2", "r2"), analyse_sql("SELECT 1;")),
+    ]
+    findings = findings_json(results)
+    assert any(f["suppressed"] for f in findings) and any(f["table"] is None for f in findings)
+    assert json_text(results) == json.dumps(findings, default=json_default)
+    assert json_text(results, end="\n") == json.dumps(findings, default=json_default) + "\n"
+    assert json_text(results[1:2]) == json.dumps(findings_json(results[1:2]))
+    assert json_text([]) == json.dumps([]) == "[]" and json_text([], end="\n") == "[]\n"
+
+
+def test_prefetched_parse_serves_only_the_same_text(tmp_path: Path) -> None:
+    """libpg_query may start on the file in a thread; parse() takes that tree only for the very same text."""
+    clean = "\n".join(SQL.splitlines()[:-1]) + "\nSELECT 'é';\n"  # no syntax error
+    (tmp_path / "change.sql").write_text(clean)
+    (tmp_path / "crlf.sql").write_bytes(clean.replace("\n", "\r\n").encode())
+    code = (
+        "import os\n"
+        "from syncdb_tui.core.risk import parse\n"
+        "parse.PREFETCH_MIN_BYTES = 0\n"
+        "os.getloadavg = lambda: (0.0, 0.0, 0.0)\n"
+        "sql = open('change.sql', encoding='utf-8').read()\n"
+        "print(parse.prefetch('change.sql'))\n"
+        "text = parse._prefetched_json(sql)\n"
+        "print(text is not None and text == parse._libpg_query_json(sql))\n"
+        "parse.prefetch('change.sql')\n"
+        "print(parse._prefetched_json(sql + ' ') is None, parse._prefetched_json(sql) is None)\n"
+        "parse.prefetch('crlf.sql')\n"  # read as text, its line ends are not the file's bytes
+        "print(parse._prefetched_json(open('crlf.sql', encoding='utf-8').read()) is None)\n"
+        "print(parse.prefetch('missing.sql') is False, parse._prefetched_json(sql) is None)\n"
+        "os.mkfifo('pipe.sql')\n"  # a named pipe is left for the command to read
+        "print(parse.prefetch('pipe.sql') is False)\n"
+        "os.getloadavg = lambda: (9.0, 9.0, 9.0)\n"  # no idle core: no thread
+        "print(parse.prefetch('change.sql') is False)\n"
+        "os.getloadavg, parse.PREFETCH_MIN_BYTES = (lambda: (0.0, 0.0, 0.0)), 10**9\n"  # a small file: no thread
+        "print(parse.prefetch('change.sql') is False)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert result.stdout.split() == ["True"] * 10, result.stderr[-2000:]
+
+
+def test_a_large_file_parsed_in_a_thread_prints_what_it_prints_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncdb_tui.core.risk.parse import PREFETCH_MIN_BYTES
+
+    body = "".join(
+        f"BEGIN;\nCREATE INDEX ix_{n} ON users (c{n});\nALTER TABLE t_{n} ADD COLUMN c int NOT NULL;\n"
+        f"UPDATE t_{n} SET c = 1;\nCOMMIT;\n"
+        for n in range(PREFETCH_MIN_BYTES // 100)
+    )
+    (tmp_path / "big.sql").write_text(body)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(monkeypatch, ["risk", "big.sql", "--json"], fast=True)
+    script = (
+        "import os, sys\n"
+        "os.getloadavg = lambda: (0.0, 0.0, 0.0)\n"
+        "sys.argv = ['syncdb', 'risk', 'big.sql', '--json']\n"
+        "from syncdb_tui.core.risk import parse\n"
+        "started = []\n"
+        "prefetch = parse.prefetch\n"
+        "parse.prefetch = lambda path: started.append(prefetch(path))\n"
+        "from syncdb_tui.cli import main\n"
+        "code = main()\n"
+        "sys.stderr.write(f'started={started}\\n')\n"
+        "raise SystemExit(code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert result.stderr.endswith("started=[True]\n"), result.stderr[-2000:]
+    assert (result.returncode, result.stdout, result.stderr.removesuffix("started=[True]\n")) == (code, out, err)
+
+
+@pytest.mark.parametrize("options", [["--json"], [], ["--format", "sarif"]])
+def test_the_command_in_a_fresh_process_prints_what_it_prints_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: list[str]
+) -> None:
+    """From the command line (no cyclic GC, the JSON written from its template): the same output."""
+    (tmp_path / "change.sql").write_text(SQL + "SELECT 'é';\n")
+    monkeypatch.chdir(tmp_path)
+    argv = ["risk", "change.sql", *options]
+    code, out, err = _run(monkeypatch, argv, fast=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "syncdb_tui", *argv], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (code, out, err)

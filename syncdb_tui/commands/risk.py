@@ -10,7 +10,6 @@ the sessions the migration would wait behind are listed.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,16 +45,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass
 class _Source:
-    """One piece of SQL to judge: a file or one revision."""
+    """One piece of SQL to judge: a file or one revision.
 
-    label: str
-    revision: str | None
-    sql: str
-    not_rendered: str = ""
-    path: str = ""
-    """The revision file or the .sql file (where CI annotations point)."""
+    ``path``: the revision file or the .sql file (where CI annotations point). A plain class: a
+    dataclass would compile its methods on every ``syncdb risk`` start.
+    """
+
+    __slots__ = ("label", "not_rendered", "path", "revision", "sql")
+
+    def __init__(self, label: str, revision: str | None, sql: str, not_rendered: str = "", path: str = "") -> None:
+        self.label = label
+        self.revision = revision
+        self.sql = sql
+        self.not_rendered = not_rendered
+        self.path = path
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
@@ -256,7 +260,9 @@ def _output(
         tty = bool(ctx.out.isatty())
     except (AttributeError, ValueError):
         tty = False
-    if fmt in ("json", "sarif"):
+    if fmt == "json" and not ctx.pretty:
+        ctx.write(output.json_text(results, end="\n"))  # the text ctx.write_json prints, written directly
+    elif fmt in ("json", "sarif"):
         ctx.write_json(output.payload(results, fmt, tool_version=__version__))
     elif fmt == "text" and output.wants_table(results, tty=tty):
         _render_table(ctx, results)

@@ -14,14 +14,14 @@ with regular expressions; the only pattern matched on text is the
 
 from __future__ import annotations
 
-import bisect
-import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import accumulate, repeat
+from operator import add, attrgetter
 from typing import TYPE_CHECKING, Any
 
 from syncdb_tui.core.risk import mitigations as fix
-from syncdb_tui.core.risk.context import LiveContext, TableStats, load_live_context
 from syncdb_tui.core.risk.model import (
     ACCESS_EXCLUSIVE,
     LOCK_STRENGTH,
@@ -38,6 +38,7 @@ from syncdb_tui.core.risk.rules_objects import not_judged
 
 if TYPE_CHECKING:
     from syncdb_tui.config import RiskThresholds
+    from syncdb_tui.core.risk.context import LiveContext, TableStats, load_live_context
 
 __all__ = [
     "Finding",
@@ -50,6 +51,16 @@ __all__ = [
     "tables_touched",
     "worst_severity",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``LiveContext``, ``TableStats`` and ``load_live_context`` from ``context.py``, imported when first asked
+    for: a .sql file judged offline (``syncdb risk FILE.sql``) never needs them."""
+    if name in ("LiveContext", "TableStats", "load_live_context"):
+        from syncdb_tui.core.risk import context
+
+        return getattr(context, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,39 @@ class Finding:
             "suppressed": self.suppressed,
             "suppression_reason": self.suppression_reason,
         }
+
+
+def _finding(
+    rule: str,
+    severity: Severity,
+    lock: str,
+    table: str | None,
+    statement: str,
+    line: int,
+    message: str,
+    mitigation: str,
+    suppressed: bool,
+    suppression_reason: str,
+) -> Finding:
+    """``Finding(rule, severity, …)``, the same object, built without the frozen ``__init__``.
+
+    A frozen dataclass sets each field through ``object.__setattr__``; an analysis makes a
+    finding for thousands of statements, and filling its ``__dict__`` at once costs a third.
+    """
+    finding: Finding = object.__new__(Finding)
+    finding.__dict__.update(
+        rule=rule,
+        severity=severity,
+        lock=lock,
+        table=table,
+        statement=statement,
+        line=line,
+        message=message,
+        mitigation=mitigation,
+        suppressed=suppressed,
+        suppression_reason=suppression_reason,
+    )
+    return finding
 
 
 @dataclass(frozen=True)
@@ -186,7 +230,8 @@ class _Analyser:
                     self.state.column_types.setdefault((bare(table), column), ctype)
             self.state.index_tables.update({bare(k): v for k, v in context.indexes.items()})
             self.state.existing_tables.update(context.tables)
-        self.line_starts = [0] + [match.end() for match in re.finditer("\n", sql)]
+        # where each line starts: after each newline (the pieces between newlines, plus the newline)
+        self.line_starts = [0, *accumulate(map(add, map(len, sql.split("\n")[:-1]), repeat(1)))]
         self.findings: list[Finding] = []
         self.ignores_by_start: dict[int, dict[str, str]] = {}
         self.tables: set[str] = set()
@@ -216,7 +261,7 @@ class _Analyser:
         """Why locks in this transaction are held long (a rewrite, a scan, a backfill)."""
 
     def line_of(self, offset: int) -> int:
-        return bisect.bisect_right(self.line_starts, offset)
+        return bisect_right(self.line_starts, offset)
 
     def run(self) -> RiskAnalysis:
         statements = parse(self.sql)
@@ -227,7 +272,7 @@ class _Analyser:
         self._end_transaction()
         if self.unrendered_reason:
             self._unrendered(statements)
-        findings = sorted(self.findings, key=lambda f: f.line)
+        findings = sorted(self.findings, key=attrgetter("line"))
         active = [f for f in findings if not f.suppressed]
         muted = [f for f in findings if f.suppressed]
         risk = worst_severity(active)
@@ -236,28 +281,31 @@ class _Analyser:
     # -- one statement
 
     def _statement(self, statement: Statement, ignores: dict[str, str]) -> None:
-        line = self.line_of(statement.start)
+        kind, node = statement.kind, statement.node
+        line = bisect_right(self.line_starts, statement.start)
         if statement.error:
             self._unanalysed(statement, line, ignores, statement.error)
             return
-        if statement.kind == "TransactionStmt":
+        if kind == "TransactionStmt":
             self._transaction(statement, ignores)
             return
-        if statement.kind == "VariableSetStmt":
-            self._setting(statement.node)
+        if kind == "VariableSetStmt":
+            self._setting(node)
             return
-        if statement.kind == "DoStmt":
+        if kind == "DoStmt":
             self._do_block(statement, line, ignores)
             return
         try:
-            judgement = judge_statement(statement.kind, statement.node, statement.text, self.state)
+            judgement = judge_statement(kind, node, statement.text, self.state)
         except (KeyError, ValueError, TypeError, AttributeError) as error:  # a syntax tree no rule expected
-            hit = not_judged(f"this form of {statement.kind}", f"its syntax tree was unexpected ({error!r})")
+            hit = not_judged(f"this form of {kind}", f"its syntax tree was unexpected ({error!r})")
             self._add(hit, statement, line, ignores)
             return
         if judgement.skip:
             return
-        self.tables.update(tables_of(statement.kind, statement.node))
+        tables = tables_of(kind, node)
+        if tables:
+            self.tables.update(tables)
         self._track_locks(judgement, statement, line, ignores)
         for hit in judgement.hits:
             self._add(hit, statement, line, ignores)
@@ -368,9 +416,15 @@ class _Analyser:
 
     def _track_locks(self, judgement: Judgement, statement: Statement, line: int, ignores: dict[str, str]) -> None:
         is_new = self.state.is_new
-        existing = [(t, lock) for t, lock in judgement.locks if not is_new(t)]
-        exclusive = sorted({t for t, lock in existing if lock == ACCESS_EXCLUSIVE}) if existing else []
-        strong = [(t, lock) for t, lock in existing if LOCK_STRENGTH.get(lock, 0) >= 5]
+        locks = judgement.locks
+        if not locks:
+            existing: list[tuple[str, str]] = []
+            exclusive: list[str] = []
+            strong: list[tuple[str, str]] = []
+        else:
+            existing = [(t, lock) for t, lock in locks if not is_new(t)]
+            exclusive = sorted({t for t, lock in existing if lock == ACCESS_EXCLUSIVE}) if existing else []
+            strong = [(t, lock) for t, lock in existing if LOCK_STRENGTH.get(lock, 0) >= 5]
         if strong and not self.lock_timeout and not self.lock_timeout_reported:
             self.lock_timeout_reported = True
             table, lock = sorted(strong, key=lambda item: -LOCK_STRENGTH[item[1]])[0]
@@ -480,17 +534,17 @@ class _Analyser:
             severity, message = self._with_size(hit, severity, message)
         reason = ignores.get(hit.rule)
         self.findings.append(
-            Finding(
-                rule=hit.rule,
-                severity=severity,
-                lock=hit.lock,
-                table=hit.table,
-                statement=statement.text,
-                line=line,
-                message=message,
-                mitigation=hit.mitigation,
-                suppressed=reason is not None,
-                suppression_reason=reason or "",
+            _finding(
+                hit.rule,
+                severity,
+                hit.lock,
+                hit.table,
+                statement.text,
+                line,
+                message,
+                hit.mitigation,
+                reason is not None,
+                reason or "",
             )
         )
 

@@ -17,27 +17,33 @@ or write for long (the lock still counts for ``missing-lock-timeout`` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from syncdb_tui.core.risk.model import (
     ACCESS_EXCLUSIVE,
     NO_LOCK,
     ROW_EXCLUSIVE,
     SHARE_ROW_EXCLUSIVE,
     SHARE_UPDATE_EXCLUSIVE,
+    Record,
 )
 
 ACCESS_SHARE = "ACCESS SHARE"
 
 
-@dataclass(frozen=True)
-class Quiet:
-    """A kind that takes no lock that matters: the lock it takes and why that is harmless."""
+class Quiet(Record):
+    """A kind that takes no lock that matters: the lock it takes and why that is harmless.
 
-    lock: str
-    why: str
-    table_key: str | None = None
-    """The node key naming the table it locks (``relation``, ``table``), if any."""
+    ``table_key``: the node key naming the table it locks (``relation``, ``table``), if any.
+    """
+
+    __slots__ = ("lock", "table_key", "why")
+
+    def __init__(self, lock: str, why: str, table_key: str | None = None) -> None:
+        self.lock = lock
+        self.why = why
+        self.table_key = table_key
+
+    def __hash__(self) -> int:
+        return hash((self.lock, self.why, self.table_key))
 
 
 RULES = "rules"

@@ -7,7 +7,6 @@ types; nothing here looks at more than one statement.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any
 
 Node = dict[str, Any]
@@ -160,62 +159,150 @@ STABLE_FUNCTIONS = frozenset(
 )
 
 
-@dataclass
-class Hit:
-    """One rule matched by one statement, before context and suppressions are applied."""
+class Record:
+    """A plain class with ``__slots__``, compared and shown field by field like a dataclass.
 
-    rule: str
-    severity: Severity
-    lock: str
-    table: str | None
-    message: str
-    mitigation: str
-    scales: bool = False
-    """Its cost grows with the table (scan, rewrite, index build): live context sets the severity."""
-    cap: Severity = Severity.HIGH
-    """The highest severity live context may give it."""
-    empty_is_safe: bool = False
-    """Safe only on an empty table (NOT NULL without default): live context decides LOW or HIGH."""
-    keep_on_new_table: bool = False
-    """Stays as is on a table created earlier in the same SQL (it fails or matters regardless)."""
+    The engine's own records (built for every statement) are not dataclasses: ``@dataclass``
+    compiles their methods each time the module is imported, a cost ``syncdb risk FILE.sql``
+    pays on every run.
+    """
+
+    __slots__: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    # defining __eq__ leaves __hash__ None: unhashable, like a mutable dataclass
 
 
-@dataclass
-class ScanState:
-    """What the engine knows at a statement from the statements before it."""
+class Hit(Record):
+    """One rule matched by one statement, before context and suppressions are applied.
 
-    server_version_num: int | None = None
-    in_transaction: bool = False
-    transaction_id: int = 0
-    new_tables: set[str] = field(default_factory=set)
-    """Bare names of tables created earlier in this SQL."""
-    not_valid: dict[tuple[str, str], tuple[str, int, str | None]] = field(default_factory=dict)
-    """(table, constraint) → (kind, transaction id, column of a ``col IS NOT NULL`` check)."""
-    validated_not_null: set[tuple[str, str]] = field(default_factory=set)
-    """(table, column) with a validated ``CHECK (col IS NOT NULL)``: SET NOT NULL skips its scan."""
-    column_types: dict[tuple[str, str], str] = field(default_factory=dict)
-    index_tables: dict[str, str] = field(default_factory=dict)
-    """Index bare name → its table, from this SQL and the live context."""
-    existing_tables: set[str] = field(default_factory=set)
-    """Tables the live context found in the target database."""
-    single_command: bool = False
-    """The ALTER TABLE being judged has one command (its text can be extended as it is)."""
+    ``scales``: its cost grows with the table (scan, rewrite, index build): live context sets the
+    severity. ``cap``: the highest severity live context may give it. ``empty_is_safe``: safe only
+    on an empty table (NOT NULL without default): live context decides LOW or HIGH.
+    ``keep_on_new_table``: stays as is on a table created earlier in the same SQL (it fails or
+    matters regardless).
+    """
+
+    __slots__ = (
+        "cap",
+        "empty_is_safe",
+        "keep_on_new_table",
+        "lock",
+        "message",
+        "mitigation",
+        "rule",
+        "scales",
+        "severity",
+        "table",
+    )
+
+    def __init__(
+        self,
+        rule: str,
+        severity: Severity,
+        lock: str,
+        table: str | None,
+        message: str,
+        mitigation: str,
+        scales: bool = False,
+        cap: Severity = Severity.HIGH,
+        empty_is_safe: bool = False,
+        keep_on_new_table: bool = False,
+    ) -> None:
+        self.rule = rule
+        self.severity = severity
+        self.lock = lock
+        self.table = table
+        self.message = message
+        self.mitigation = mitigation
+        self.scales = scales
+        self.cap = cap
+        self.empty_is_safe = empty_is_safe
+        self.keep_on_new_table = keep_on_new_table
+
+
+class ScanState(Record):
+    """What the engine knows at a statement from the statements before it.
+
+    ``new_tables``: bare names of tables created earlier in this SQL. ``not_valid``: (table,
+    constraint) → (kind, transaction id, column of a ``col IS NOT NULL`` check).
+    ``validated_not_null``: (table, column) with a validated ``CHECK (col IS NOT NULL)``: SET NOT
+    NULL skips its scan. ``index_tables``: index bare name → its table, from this SQL and the live
+    context. ``existing_tables``: tables the live context found in the target database.
+    ``single_command``: the ALTER TABLE being judged has one command (its text can be extended as
+    it is).
+    """
+
+    __slots__ = (
+        "column_types",
+        "existing_tables",
+        "in_transaction",
+        "index_tables",
+        "new_tables",
+        "not_valid",
+        "server_version_num",
+        "single_command",
+        "transaction_id",
+        "validated_not_null",
+    )
+
+    def __init__(
+        self,
+        server_version_num: int | None = None,
+        in_transaction: bool = False,
+        transaction_id: int = 0,
+        new_tables: set[str] | None = None,
+        not_valid: dict[tuple[str, str], tuple[str, int, str | None]] | None = None,
+        validated_not_null: set[tuple[str, str]] | None = None,
+        column_types: dict[tuple[str, str], str] | None = None,
+        index_tables: dict[str, str] | None = None,
+        existing_tables: set[str] | None = None,
+        single_command: bool = False,
+    ) -> None:
+        self.server_version_num = server_version_num
+        self.in_transaction = in_transaction
+        self.transaction_id = transaction_id
+        self.new_tables: set[str] = set() if new_tables is None else new_tables
+        self.not_valid: dict[tuple[str, str], tuple[str, int, str | None]] = {} if not_valid is None else not_valid
+        self.validated_not_null: set[tuple[str, str]] = set() if validated_not_null is None else validated_not_null
+        self.column_types: dict[tuple[str, str], str] = {} if column_types is None else column_types
+        self.index_tables: dict[str, str] = {} if index_tables is None else index_tables
+        self.existing_tables: set[str] = set() if existing_tables is None else existing_tables
+        self.single_command = single_command
 
     def is_new(self, table: str | None) -> bool:
-        return table is not None and bare(table) in self.new_tables
+        return table is not None and table[table.rfind(".") + 1 :] in self.new_tables  # bare(table)
 
 
-@dataclass
-class Judgement:
-    """The rules' verdict on one statement."""
+class Judgement(Record):
+    """The rules' verdict on one statement.
 
-    hits: list[Hit] = field(default_factory=list)
-    locks: list[tuple[str, str]] = field(default_factory=list)
-    """(table, lock mode) for each table the statement locks."""
-    dml_table: str | None = None
-    """The table an UPDATE / DELETE / INSERT … SELECT writes (a possible backfill)."""
-    skip: bool = False
-    """Bookkeeping (alembic_version): not reported, not counted."""
+    ``locks``: (table, lock mode) for each table the statement locks. ``dml_table``: the table an
+    UPDATE / DELETE / INSERT … SELECT writes (a possible backfill). ``skip``: bookkeeping
+    (alembic_version): not reported, not counted.
+    """
+
+    __slots__ = ("dml_table", "hits", "locks", "skip")
+
+    def __init__(
+        self,
+        hits: list[Hit] | None = None,
+        locks: list[tuple[str, str]] | None = None,
+        dml_table: str | None = None,
+        skip: bool = False,
+    ) -> None:
+        self.hits: list[Hit] = [] if hits is None else hits
+        self.locks: list[tuple[str, str]] = [] if locks is None else locks
+        self.dml_table = dml_table
+        self.skip = skip
 
 
 # ---------------------------------------------------------------- AST helpers
@@ -235,7 +322,8 @@ def range_name(rangevar: Node | None) -> str | None:
 
 
 def bare(table: str) -> str:
-    return table.rsplit(".", 1)[-1]
+    """The name after the last dot (``table`` of ``schema.table``)."""
+    return table[table.rfind(".") + 1 :]
 
 
 def strings(items: list[Node] | None) -> list[str]:

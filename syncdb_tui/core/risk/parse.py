@@ -12,15 +12,18 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 _SUPPRESSION = re.compile(r"--\s*syncdb:\s*ignore\s+([A-Za-z0-9_-]+)[ \t]*([^\n]*)")
 
 
-@dataclass(frozen=True)
-class Statement:
+class Statement(NamedTuple):
+    """One statement: its node kind and body (pglast's JSON form), its text and where it is.
+
+    A named tuple (immutable, cheap to build: a parse makes one per statement, thousands for a file).
+    """
+
     kind: str
     node: dict[str, Any]
     text: str
@@ -52,7 +55,9 @@ def parse(sql: str) -> tuple[Statement, ...]:
 
 
 def _parse(sql: str) -> tuple[Statement, ...]:
-    text = _libpg_query_json(sql)
+    text = _prefetched_json(sql)
+    if text is None:
+        text = _libpg_query_json(sql)
     if text is None:
         from pglast.parser import ParseError, parse_sql_json
 
@@ -64,16 +69,19 @@ def _parse(sql: str) -> tuple[Statement, ...]:
     # pglast's locations count bytes of UTF-8; Python slices count characters
     encoded = None if sql.isascii() else sql.encode("utf-8")
     size = len(sql) if encoded is None else len(encoded)
-    statements = []
+    statements: list[Statement] = []
+    append = statements.append
     for item in parsed:
         start = item.get("stmt_location", 0)
-        length = item.get("stmt_len", 0) or size - start
-        end = start + length
+        end = start + (item.get("stmt_len", 0) or size - start)
         if encoded is not None:
             start, end = len(encoded[:start].decode("utf-8", "replace")), len(encoded[:end].decode("utf-8", "replace"))
-        node = item.get("stmt", {})
-        ((kind, body),) = node.items() if node else (("", {}),)
-        statements.append(Statement(kind, body, sql[start:end].strip(), start, end))
+        node = item.get("stmt")
+        if node:
+            ((kind, body),) = node.items()
+        else:
+            kind, body = "", {}
+        append(Statement(kind, body, sql[start:end].strip(), start, end))
     return tuple(statements)
 
 
@@ -123,17 +131,79 @@ def _libpg_query() -> Any:
 
 def _libpg_query_json(sql: str) -> str | None:
     """libpg_query's JSON parse tree of ``sql``; None on a syntax error (pglast then says where) or without it."""
+    tree = _libpg_query_tree(sql.encode("utf-8"))
+    return None if tree is None else tree.decode("utf-8")
+
+
+def _libpg_query_tree(encoded: bytes) -> bytes | None:
+    """:func:`_libpg_query_json` of SQL already encoded in UTF-8, in UTF-8."""
     functions = _libpg_query()
     if functions is None:
         return None
     parse_json, free, string_at = functions
-    result = parse_json(sql.encode("utf-8"))
+    result = parse_json(encoded)
     try:
         if result.error or not result.parse_tree:
             return None
-        return str(string_at(result.parse_tree).decode("utf-8"))
+        return bytes(string_at(result.parse_tree))
     finally:
         free(result)
+
+
+_PREFETCH: dict[str, Any] = {}
+PREFETCH_MIN_BYTES = 256 * 1024
+"""Files smaller than this are parsed in line: a thread would save less than it costs."""
+
+
+def prefetch(path: str) -> bool:
+    """Start libpg_query on the .sql file at ``path`` in a thread, for :func:`parse` to pick up.
+
+    For ``syncdb risk FILE.sql`` on a large file: libpg_query runs outside the GIL, so the file
+    is parsed while the interpreter imports the risk engine, when a core is idle (a busy machine
+    gains nothing from a second thread and pays its switches). :func:`parse` uses the tree only
+    for the very same text (its UTF-8 is the file's bytes; not so when reading the file as text
+    changed its line ends), so the output never depends on it; anything that fails here is
+    simply done again there. Returns whether a thread was started.
+    """
+    import os
+    import threading
+
+    # a regular file only: a named pipe read here would be empty when the command reads it
+    if not os.path.isfile(path):
+        return False
+    try:
+        size = os.stat(path).st_size
+        idle = (os.cpu_count() or 1) - os.getloadavg()[0] >= 0.5
+    except OSError:
+        return False
+    # the library is loaded here: the thread then holds the GIL only to read the file and copy the tree
+    if size < PREFETCH_MIN_BYTES or not idle or _libpg_query() is None:
+        return False
+
+    def work() -> None:
+        try:
+            with open(path, "rb") as handle:
+                encoded = handle.read()
+            _PREFETCH["result"] = (encoded, _libpg_query_tree(encoded))
+        except Exception:  # parse() does it again and reports what goes wrong
+            pass
+
+    thread = threading.Thread(target=work, name="syncdb-risk-parse", daemon=True)
+    _PREFETCH["thread"] = thread
+    thread.start()
+    return True
+
+
+def _prefetched_json(sql: str) -> str | None:
+    """The JSON tree :func:`prefetch` made of exactly ``sql`` (waiting for it), else None."""
+    thread = _PREFETCH.pop("thread", None)
+    if thread is None:
+        return None
+    thread.join()
+    result = _PREFETCH.pop("result", None)
+    if result is None or result[1] is None or result[0] != sql.encode("utf-8"):
+        return None
+    return str(result[1].decode("utf-8"))
 
 
 def parse_each(sql: str) -> list[Statement]:

@@ -308,9 +308,9 @@ def tables_of(kind: str, node: Node) -> list[str]:
         found.append(range_name(node.get("relation")) or "")
         if kind == "AlterTableStmt":
             for item in node.get("cmds") or ():
-                constraint = item.get("AlterTableCmd", {}).get("def", {}).get("Constraint", {})
-                if constraint.get("pktable"):
-                    found.append(range_name(constraint["pktable"]) or "")
+                definition = item.get("AlterTableCmd", {}).get("def")
+                if definition and "Constraint" in definition and definition["Constraint"].get("pktable"):
+                    found.append(range_name(definition["Constraint"]["pktable"]) or "")
         if kind == "CreateStmt":
             for element in node.get("tableElts") or ():
                 if "Constraint" in element and element["Constraint"].get("pktable"):
@@ -330,4 +330,4 @@ def tables_of(kind: str, node: Node) -> list[str]:
         found += [".".join(strings(o["List"].get("items"))) for o in node.get("objects") or () if "List" in o]
     elif kind == "ReindexStmt" and node.get("kind") in ("REINDEX_OBJECT_TABLE", "REINDEX_OBJECT_INDEX"):
         found.append(range_name(node.get("relation")) or "")
-    return [t for t in found if t and bare(t) not in BOOKKEEPING_TABLES]
+    return [t for t in found if t and t[t.rfind(".") + 1 :] not in BOOKKEEPING_TABLES]  # bare(t)
