@@ -141,6 +141,9 @@ class EnvironmentList(DataTable[Text]):
         return cell
 
     def _set(self, name: str, column: str, cell: Text) -> None:
+        old = self._cells[name].get(column)
+        if old is not None and (old.plain, old.style, old.spans) == (cell.plain, cell.style, cell.spans):
+            return  # unchanged: no repaint (a refresh re-renders the whole table)
         self._cells[name][column] = cell
         if any(key == column for key, _, _ in self.columns_shown):
             self.update_cell(name, column, self._fit(column, cell))

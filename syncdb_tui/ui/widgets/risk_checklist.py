@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on
 from textual.binding import Binding
@@ -34,6 +33,7 @@ from textual.widgets.option_list import Option
 
 from syncdb_tui.ui.actions import bindings
 from syncdb_tui.ui.severity import severity_style, severity_text
+from syncdb_tui.ui.widgets.sql_preview import HighlightedSql
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -290,7 +290,7 @@ class RiskChecklist(Vertical):
             if finding.mitigation.strip():
                 parts.append(Text("       safe way (y copies):", style="dim"))
                 parts.append(
-                    Syntax(
+                    HighlightedSql(
                         finding.mitigation.strip(),
                         "sql",
                         theme="monokai" if dark else "default",

@@ -10,6 +10,7 @@ without stalling the loop.  The screen calls :meth:`show_graph` once,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -17,7 +18,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -43,6 +44,8 @@ MARKERS = {
 WIDTHS = {"graph": 3, "state": 1, "revision": 12, "risk": 6}
 FIXED = sum(WIDTHS.values()) + 5
 """Columns before the message: the widths above and the spaces between them."""
+LINES_KEPT = 120
+"""Rendered rows kept (at least; three screens when taller), the least recently drawn dropped first."""
 
 
 def column_widths(width: int) -> tuple[int, int]:
@@ -100,7 +103,17 @@ class MigrationTimeline(ScrollView, can_focus=True):
         self._rows: list[_Row] = []
         self._index: dict[str, int] = {}
         self._applied: set[str] = set()
-        self._line_cache: dict[tuple[int, int, bool], Strip] = {}
+        self._rows_graph: RevisionGraph | None = None
+        self._rows_unknown: tuple[str, ...] = ()
+        """What :attr:`_rows` were made of (the graph, the database's unknown revisions)."""
+        self._looks: list[tuple[str, str]] = []
+        """Per row, what its line shows that can change: (state, risk badge)."""
+        self._lines: dict[int, Strip] = {}
+        """Rendered rows (without the cursor) at :attr:`_lines_width`; a row is dropped when its look changes."""
+        self._lines_width = -1
+        self._cursor_line: tuple[int, Strip] | None = None
+        self._header_line: Strip | None = None
+        self._paint: tuple[int, int] | None = None
 
     # ---------------------------------------------------------------- intent methods
 
@@ -139,7 +152,9 @@ class MigrationTimeline(ScrollView, can_focus=True):
             return
         if self._risks.get(revision) != risk:
             self._risks[revision] = risk
-            self._invalidate()
+            index = self._index.get(revision)
+            if index is not None:
+                self._update_looks([index])
 
     def _state(self, revision: str) -> str:
         status = self._status
@@ -160,20 +175,55 @@ class MigrationTimeline(ScrollView, can_focus=True):
     # ---------------------------------------------------------------- rows
 
     def _rebuild(self) -> None:
+        """Take in a new graph or status: only rows whose line changed are rendered again."""
         keep = self.selected_revision
-        rows = [_Row(rev, None) for rev in (self._status.unknown if self._status is not None else ())]
-        if self._graph is not None:
-            rows += [_Row(info.revision, info) for info in self._graph.revisions]
-        self._rows = rows
-        self._index = {row.revision: index for index, row in enumerate(rows)}
-        self.virtual_size = Size(self.size.width, len(rows) + 1)
-        self._invalidate()
+        unknown = tuple(self._status.unknown) if self._status is not None else ()
+        if self._graph is self._rows_graph and unknown == self._rows_unknown:
+            self._update_looks(range(len(self._rows)))  # the same rows: a status changes their looks
+        else:
+            self._rows_graph, self._rows_unknown = self._graph, unknown
+            rows = [_Row(rev, None) for rev in unknown]
+            if self._graph is not None:
+                rows += [_Row(info.revision, info) for info in self._graph.revisions]
+            self._rows = rows
+            self._index = {row.revision: index for index, row in enumerate(rows)}
+            self._looks = [self._look(row) for row in rows]
+            self._lines.clear()
+            self._cursor_line = None
+            # a layout only when the number of lines changes (the reactive ignores an equal size)
+            self.virtual_size = Size(self.size.width, len(rows) + 1)
+            self.refresh()
         target = self._index.get(keep, self.cursor_row if keep == "" else 0)
-        self.cursor_row = max(0, min(target, len(rows) - 1))
+        self.cursor_row = max(0, min(target, len(self._rows) - 1))
 
-    def _invalidate(self) -> None:
-        self._line_cache.clear()
-        self.refresh()
+    def _look(self, row: _Row) -> tuple[str, str]:
+        state = "unknown" if row.info is None else self._state(row.revision)
+        return state, self._risks.get(row.revision, "")
+
+    def _update_looks(self, indices: Iterable[int]) -> None:
+        """Recompute the look of rows ``indices``; drop and repaint (when visible) those that changed."""
+        rows, looks, lines = self._rows, self._looks, self._lines
+        changed: list[int] = []
+        for index in indices:
+            look = self._look(rows[index])
+            if look != looks[index]:
+                looks[index] = look
+                lines.pop(index, None)
+                changed.append(index)
+        if not changed:
+            return
+        if self._cursor_line is not None and self._cursor_line[0] in changed:
+            self._cursor_line = None
+        self._refresh_rows(changed)
+
+    def _refresh_rows(self, indices: Iterable[int]) -> None:
+        """Repaint the lines of rows ``indices`` that are on screen (and nothing else)."""
+        top = int(self.scroll_offset.y)
+        height = self.size.height
+        shown = [index - top + 1 for index in indices if 1 <= index - top + 1 < height]
+        if shown:
+            first, last = min(shown), max(shown)
+            self.refresh(Region(0, first, max(self.size.width, self.virtual_size.width), last - first + 1))
 
     def _row_text(self, row: _Row, width: int) -> Text:
         state = "unknown" if row.info is None else self._state(row.revision)
@@ -225,32 +275,65 @@ class MigrationTimeline(ScrollView, can_focus=True):
 
     # ---------------------------------------------------------------- rendering
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # what every line of this paint needs, read once (each is a chain of lookups in Textual)
+        self._paint = (self.scrollable_content_region.width, int(self.scroll_offset.y))
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint = None
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        width, top = self._paint or (self.scrollable_content_region.width, int(self.scroll_offset.y))
+        if width != self._lines_width:
+            self._forget_lines()
+            self._lines_width = width
         if y == 0:
-            style = self.get_component_rich_style("timeline--header")
-            return self._strip(self._header_text(width), width, style)
-        index = int(self.scroll_offset.y) + y - 1
+            if self._header_line is None:
+                style = self.get_component_rich_style("timeline--header")
+                self._header_line = self._strip(self._header_text(width), width, style)
+            return self._header_line
+        index = top + y - 1
         if index >= len(self._rows):
             return Strip.blank(width, self.rich_style)
-        cursor = index == self.cursor_row
-        key = (index, width, cursor)
-        cached = self._line_cache.get(key)
-        if cached is None:
-            base = self.get_component_rich_style("timeline--cursor") if cursor else self.rich_style
-            cached = self._strip(self._row_text(self._rows[index], width), width, base)
-            self._line_cache[key] = cached
-        return cached
+        if index == self.cursor_row:
+            if self._cursor_line is None or self._cursor_line[0] != index:
+                base = self.get_component_rich_style("timeline--cursor")
+                self._cursor_line = (index, self._strip(self._row_text(self._rows[index], width), width, base))
+            return self._cursor_line[1]
+        lines = self._lines
+        line = lines.pop(index, None)
+        if line is None:
+            line = self._strip(self._row_text(self._rows[index], width), width, self.rich_style)
+            # a few screens of rows: Textual's strips cache what is derived from them and live in
+            # reference cycles, so every kept strip makes each full garbage collection longer
+            while len(lines) >= max(LINES_KEPT, 3 * self.size.height):
+                del lines[next(iter(lines))]
+        lines[index] = line  # the most recently drawn last
+        return line
 
     def _strip(self, text: Text, width: int, base: Style) -> Strip:
         segments = list(text.render(self.app.console))
         strip = Strip(Segment.apply_style(segments, base) if base else segments)
         return strip.crop_extend(0, width, base)
 
+    def _forget_lines(self) -> None:
+        self._lines.clear()
+        self._cursor_line = None
+        self._header_line = None
+
+    def notify_style_update(self) -> None:
+        # the theme, focus (the blurred cursor) or the CSS changed: the rendered lines are stale
+        self._forget_lines()
+        super().notify_style_update()
+
     def watch_cursor_row(self, old: int, new: int) -> None:
-        self._line_cache = {key: strip for key, strip in self._line_cache.items() if key[0] not in (old, new)}
+        top = self.scroll_offset.y
         self._scroll_to_cursor()
-        self.refresh()
+        if self.scroll_offset.y == top:
+            self._refresh_rows((old, new))  # only the two lines the cursor left and reached
+        else:
+            self.refresh()
         self.post_message(self.RevisionHighlighted(self, self.selected_revision))
 
     def _scroll_to_cursor(self) -> None:
@@ -263,7 +346,8 @@ class MigrationTimeline(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self._rows) + 1)
-        self._invalidate()
+        self._forget_lines()
+        self.refresh()
 
     # ---------------------------------------------------------------- keys and mouse
 
