@@ -238,6 +238,70 @@ async def keypress_to_paint(config: Config, depth: int, presses: int) -> tuple[f
     return statistics.median(samples), p95, statistics.median(cpu)
 
 
+async def textual_floor(presses: int) -> tuple[float, float]:
+    """Median wall and CPU (ms) of the same keypress → paint path in a minimal Textual app: one
+    line-API widget filling a 120x40 screen, a key whose worker swaps its page (no database) and
+    repaints it. What Textual itself costs here, for the figure above."""
+    from rich.segment import Segment
+    from textual import events, work
+    from textual.app import App, ComposeResult
+    from textual.geometry import Size
+    from textual.scroll_view import ScrollView
+    from textual.strip import Strip
+
+    class Lines(ScrollView, can_focus=True):
+        page = 0
+
+        def render_line(self, y: int) -> Strip:
+            width = self.scrollable_content_region.width
+            text = f" {self.page * 100 + y:>8}  a row of page {self.page}"
+            return Strip([Segment(text.ljust(width)[:width])], width)
+
+    class Floor(App[None]):
+        BINDINGS = [("n", "next", "next")]
+
+        def compose(self) -> ComposeResult:
+            yield Lines()
+
+        def on_mount(self) -> None:
+            lines = self.query_one(Lines)
+            lines.virtual_size = Size(80, 101)
+            lines.focus()
+
+        def action_next(self) -> None:
+            self.load()
+
+        @work(exclusive=True)
+        async def load(self) -> None:
+            await asyncio.sleep(0)
+            lines = self.query_one(Lines)
+            lines.page += 1
+            lines.refresh()
+
+    app = Floor()
+    samples: list[float] = []
+    cpu: list[float] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        lines = app.query_one(Lines)
+        for number in range(presses + 3):
+            before = lines.page
+            started, cpu_started = time.perf_counter(), time.process_time()
+            key = events.Key("n", "n")
+            key.set_sender(app)
+            assert app._driver is not None
+            app._driver.send_message(key)
+            while lines.page == before:
+                await asyncio.sleep(0)
+            await pilot._wait_for_screen()
+            app.screen._on_timer_update()
+            if number >= 3:
+                samples.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - cpu_started) * 1000)
+            await pilot.pause(0.02)
+    return statistics.median(samples), statistics.median(cpu)
+
+
 async def run(server: EmbeddedServer, root: Path, rows: int, repeats: int, pages: int) -> None:
     url = server.url("bench")
     config = Config(
@@ -261,6 +325,11 @@ async def run(server: EmbeddedServer, root: Path, rows: int, repeats: int, pages
     print(f"in the app: keypress n → painted next page at depth {rows // 2:,} ({presses} presses):")
     line("keypress → painted page (Pilot, headless 120x40)", (median, key_p95), "median ≤ 16 ms")
     print(f"  {'the app process CPU per press':<48} median {cpu:9.2f} ms")
+    floor, floor_cpu = await textual_floor(presses)
+    print(
+        f"  {'Textual alone (minimal app, same key → paint path)':<48} median {floor:9.2f} ms "
+        f"(CPU {floor_cpu:.2f} ms): the app's press is {median / floor:.2f}x that"
+    )
     print(f"RESULT explorer ratio={p95 / 3.0:.2f} target=1")
 
 

@@ -28,7 +28,7 @@ from syncdb_tui.ui.screens.explorer_modals import (
     InsertRowModal,
     TextModal,
 )
-from syncdb_tui.ui.widgets.explorer_grid import DataGrid, cut_hint
+from syncdb_tui.ui.widgets.explorer_grid import DataGrid, cut_hint, window
 from syncdb_tui.ui.widgets.explorer_structure import render_structure
 from syncdb_tui.ui.widgets.explorer_tree import TableTree
 
@@ -267,6 +267,22 @@ async def test_grid_keys_clicks_and_control_characters(
         await pilot.click(DataGrid, offset=(6, 3))
         modal = await wait_for_screen(pilot, RowDetailModal)
         assert modal is pilot.app.screen
+
+
+def test_window_cuts_lines_by_cells_wide_characters_included() -> None:
+    from rich.segment import Segment
+    from rich.style import Style
+
+    bold, fill = Style(bold=True), Style(italic=True)
+    line = [Segment(" id ", bold), Segment(" 名前 ", None), Segment(" x ")]  # cells: 4 + 6 + 3
+    assert "".join(s.text for s in window(line, 0, 13, fill)) == " id  名前  x "
+    shown = window(line, 2, 6, fill)
+    assert "".join(s.text for s in shown) == "d  名 "  # 前 cut in half: a space in its place
+    assert sum(s.cell_length for s in shown) == 6 and shown[0].style == bold
+    assert "".join(s.text for s in window(line, 5, 2, fill)) == "名"  # a whole wide character
+    assert sum(s.cell_length for s in window(line, 6, 2, fill)) == 2  # half of one: a space each side
+    tail = window(line, 10, 6, fill)
+    assert "".join(s.text for s in tail) == " x    " and tail[-1].style == fill
 
 
 def test_cut_hint_counts_whole_columns_in_view() -> None:

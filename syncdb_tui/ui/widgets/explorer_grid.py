@@ -72,6 +72,33 @@ def cut_hint(widths: list[int], scroll_x: int, view_width: int, start: int = 0) 
     return f"showing {shown} of {len(widths)} columns — {keys} scrolls"
 
 
+def window(segments: list[Segment], left: int, width: int, fill: Style) -> list[Segment]:
+    """The cells ``left`` to ``left + width`` of a line of ``segments``, padded with ``fill``."""
+    right = left + width
+    shown: list[Segment] = []
+    x = 0
+    for segment in segments:
+        length = segment.cell_length
+        if x + length <= left:
+            x += length
+            continue
+        if x >= right:
+            break
+        if x < left or x + length > right:
+            part = segment.split_cells(left - x)[1] if x < left else segment
+            start = max(x, left)
+            end = min(x + length, right)
+            if part.cell_length > end - start:
+                part = part.split_cells(end - start)[0]
+            shown.append(part)
+        else:
+            shown.append(segment)
+        x += length
+    if x < right:
+        shown.append(Segment(" " * (right - max(x, left)), fill))
+    return shown
+
+
 @dataclass(frozen=True)
 class _Styles:
     """The rich styles of one render pass (looked up once, not per line)."""
@@ -162,8 +189,8 @@ class DataGrid(ScrollView, can_focus=True):
         """Each grid column's content width (padding not included)."""
         self._cells: list[list[tuple[str, bool]]] = []
         """Each row's cells: (text, is NULL), the mark column first."""
-        self._lines: dict[tuple[int, int], Strip] = {}
-        """Whole-width strips by (row, cursor column or -1); the header is row -1."""
+        self._lines: dict[tuple[int, int, int, int], Strip] = {}
+        """Shown strips by (row, cursor column or -1, first cell, width); the header is row -1."""
         self._styles: _Styles | None = None
 
     # ---------------------------------------------------------------- the page
@@ -283,8 +310,7 @@ class DataGrid(ScrollView, can_focus=True):
         if (new_row, new_column) == (old.row, old.column):
             return
         self._cursor = Coordinate(new_row, new_column)
-        self._lines.pop((old.row, old.column), None)
-        self._lines.pop((new_row, new_column), None)
+        self._lines = {key: strip for key, strip in self._lines.items() if key[0] not in (old.row, new_row)}
         self._scroll_cursor_into_view()
         self.refresh()
 
@@ -346,7 +372,11 @@ class DataGrid(ScrollView, can_focus=True):
     # ---------------------------------------------------------------- the hint below the grid
 
     def on_mount(self) -> None:
-        self.watch(self, "scroll_x", self._check_cut, init=False)
+        self.watch(self, "scroll_x", self._scrolled_x, init=False)
+
+    def _scrolled_x(self) -> None:
+        self._lines.clear()  # the strips cached are of the cells in view
+        self._check_cut()
 
     def on_resize(self, _: events.Resize) -> None:
         self._lines.clear()
@@ -390,13 +420,8 @@ class DataGrid(ScrollView, can_focus=True):
             )
         return self._styles
 
-    def _line(self, row: int) -> Strip:
-        """The whole-width strip of data row ``row`` (``-1``: the header)."""
-        cursor_column = self._cursor.column if row == self._cursor.row else -1
-        key = (row, cursor_column)
-        strip = self._lines.get(key)
-        if strip is not None:
-            return strip
+    def _segments(self, row: int, cursor_column: int) -> list[Segment]:
+        """The whole width of data row ``row`` (``-1``: the header) as segments."""
         styles = self._current_styles()
         pad = " " * PADDING
         segments: list[Segment] = []
@@ -406,20 +431,30 @@ class DataGrid(ScrollView, can_focus=True):
                 for part in label.render(self.app.console):
                     segments.append(Segment(part.text, styles.header + part.style if part.style else styles.header))
                 segments.append(Segment(" " * (width - label.cell_len) + pad, styles.header))
-        else:
-            line_style = styles.even if row % 2 == 0 else styles.base
-            for column, ((text, is_null), width) in enumerate(zip(self._cells[row], self._widths, strict=True)):
-                if column == cursor_column:
-                    style = styles.cursor
-                elif is_null:
-                    style = line_style + styles.null
-                elif column == 0 and text != " ":
-                    style = line_style + styles.mark
-                else:
-                    style = line_style
-                segments.append(Segment(pad + set_cell_size(text, width) + pad, style))
-        strip = Strip(segments, self._total_width())
-        self._lines[key] = strip
+            return segments
+        line_style = styles.even if row % 2 == 0 else styles.base
+        for column, ((text, is_null), width) in enumerate(zip(self._cells[row], self._widths, strict=True)):
+            if column == cursor_column:
+                style = styles.cursor
+            elif is_null:
+                style = line_style + styles.null
+            elif column == 0 and text != " ":
+                style = line_style + styles.mark
+            else:
+                style = line_style
+            segments.append(Segment(pad + set_cell_size(text, width) + pad, style))
+        return segments
+
+    def _line(self, row: int, left: int, width: int) -> Strip:
+        """Cells ``left`` to ``left + width`` of data row ``row`` (``-1``: the header), one strip, cached."""
+        cursor_column = self._cursor.column if row == self._cursor.row else -1
+        key = (row, cursor_column, left, width)
+        strip = self._lines.get(key)
+        if strip is None:
+            styles = self._current_styles()
+            fill = styles.header if row < 0 else styles.base
+            strip = Strip(window(self._segments(row, cursor_column), left, width, fill), width)
+            self._lines[key] = strip
         return strip
 
     def render_line(self, y: int) -> Strip:
@@ -428,8 +463,8 @@ class DataGrid(ScrollView, can_focus=True):
         if y == 0:
             if not self._widths:
                 return Strip.blank(width, self.rich_style)
-            return self._line(-1).crop_extend(left, left + width, self._current_styles().header)
+            return self._line(-1, left, width)
         row = round(self.scroll_y) + y - 1
         if row >= len(self._cells):
             return Strip.blank(width, self.rich_style)
-        return self._line(row).crop_extend(left, left + width, self._current_styles().base)
+        return self._line(row, left, width)

@@ -66,6 +66,8 @@ class KeyBar(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._spans: list[tuple[int, int, str]] = []
+        self._shown: object = None
+        """The entries last painted: a bindings update that changes none of them repaints nothing."""
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -74,7 +76,9 @@ class KeyBar(Widget):
         self.screen.bindings_updated_signal.unsubscribe(self)
 
     def _bindings_changed(self, screen: Screen[Any]) -> None:
-        self.refresh()
+        # the bindings are updated after every key; most keys change nothing the bar shows
+        if self.entries() != self._shown:
+            self.refresh()
 
     def entries(self) -> tuple[list[tuple[str, str, str, bool]], list[tuple[str, str, str, bool]]]:
         """(items, tail): (key label, description, key, enabled) of the shown bindings, in chain order."""
@@ -99,7 +103,7 @@ class KeyBar(Widget):
         return items, [tail[action] for action in TAIL_ACTIONS if action in tail]
 
     def render(self) -> Text:
-        items, tail = self.entries()
+        items, tail = self._shown = self.entries()
         width = self.size.width
         chosen = fit_keys([item[:3] for item in items], [item[:3] for item in tail], width - 1)
         key_style = self.get_component_rich_style("key-bar--key", partial=True)
