@@ -8,6 +8,7 @@ pass; a child that dies, raises or writes to the terminal; a parent whose own pa
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import threading
@@ -204,3 +205,111 @@ def test_a_short_history_is_rendered_by_one_process(tmp_path: Path, monkeypatch:
     spy = Spy(monkeypatch)
     items = render(project, monkeypatch, fork=True)
     assert len(items) == 30 and spy.pids == []
+
+
+def _derived(calls: list[tuple[int, int]]) -> offline.Derived:
+    """A Derived value that tells which process computed it: [pid, length of the SQL, the reason]."""
+
+    def compute(items: list[RevisionSQL]) -> list[Any]:
+        calls.append((os.getpid(), len(items)))
+        return [[os.getpid(), len(item.sql), item.needs_live_reason] for item in items]
+
+    return offline.Derived(compute, list, list)
+
+
+def test_derived_values_are_computed_by_both_processes_for_the_final_sql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent computes its part's values before it waits for the child, the child its own part's and
+    sends them; each value is the one of the revision's SQL as the whole pass splits it."""
+    project = build(tmp_path, 130)
+    serial = render(project, monkeypatch, fork=False)
+    calls: list[tuple[int, int]] = []
+    derived = _derived(calls)
+    spy = Spy(monkeypatch)
+    monkeypatch.setenv("SYNCDB_FORK", "1")
+    parallel = offline_range(project, project.graph().upgrade_order(), derived=derived)
+    assert spy.joins == [True] and parallel == serial
+    assert calls == [(os.getpid(), calls[0][1])]  # the parent's part, computed here once
+    values = [derived.get(item) for item in parallel]
+    assert all(value is not None for value in values)
+    assert [value[1:] for value in values] == [[len(item.sql), item.needs_live_reason] for item in serial]
+    pids = [value[0] for value in values]
+    first_child = pids.index(spy.pids[0])
+    assert set(pids[:first_child]) == {os.getpid()} and set(pids[first_child:]) == {spy.pids[0]}
+    assert calls[0][1] == first_child and any(item.needs_live_reason for item in parallel[first_child:])
+
+
+def test_derived_values_without_a_split_are_left_to_the_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = build(tmp_path, 80)
+    calls: list[tuple[int, int]] = []
+    derived = _derived(calls)
+    monkeypatch.setenv("SYNCDB_FORK", "0")
+    items = offline_range(project, project.graph().upgrade_order(), derived=derived)
+    assert calls == [] and all(derived.get(item) is None for item in items)
+
+
+def test_a_derived_value_is_given_only_for_the_sql_it_was_computed_from() -> None:
+    derived = offline.Derived(lambda items: [item.sql.upper() for item in items], str, str.lower)
+    derived.add([RevisionSQL("a", "upgrade", "select 1;\n"), RevisionSQL("b", "upgrade", "", "reads results")])
+    derived.take({"c": ["select 3;\n", "", "SELECT 3;\n"], "d": "malformed", "e": [1, "", "x"]})
+    assert derived.get(RevisionSQL("a", "upgrade", "select 1;\n")) == "SELECT 1;\n"
+    assert derived.get(RevisionSQL("a", "upgrade", "select 2;\n")) is None
+    assert derived.get(RevisionSQL("b", "upgrade", "", "reads results")) == ""
+    assert derived.get(RevisionSQL("b", "upgrade", "", "another reason")) is None
+    assert derived.get(RevisionSQL("c", "upgrade", "select 3;\n")) == "select 3;\n"  # decoded
+    assert derived.get(RevisionSQL("d", "upgrade", "")) is None and derived.get(RevisionSQL("e", "upgrade", "")) is None
+
+
+def test_a_child_whose_derived_values_fail_still_renders_its_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = build(tmp_path, 100)
+    serial = render(project, monkeypatch, fork=False)
+    me = os.getpid()
+
+    def compute(items: list[RevisionSQL]) -> list[Any]:
+        if os.getpid() != me:
+            raise RuntimeError("only in the child")
+        return [item.sql for item in items]
+
+    derived = offline.Derived(compute, str, str)
+    spy = Spy(monkeypatch)
+    monkeypatch.setenv("SYNCDB_FORK", "1")
+    parallel = offline_range(project, project.graph().upgrade_order(), derived=derived)
+    assert spy.joins == [True] and parallel == serial
+    known = [derived.get(item) is not None for item in parallel]
+    assert known[0] and not known[-1] and known == sorted(known, reverse=True)
+
+
+def test_risk_of_a_range_is_judged_while_it_renders_with_the_one_process_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any
+) -> None:
+    """``syncdb risk base:heads --json`` cold: the same output and the same cache file, byte for byte, whether
+    the analyses were made by two processes while rendering or after by one; the parent judges nothing again."""
+    from syncdb_tui.core.risk import judge
+
+    project = build(tmp_path, 130)
+    stored = tmp_path / ".syncdb" / "cache" / "revisions.json"
+    ready: list[list[Any]] = []
+    analyse_cached = judge.analyse_cached
+
+    def spy_analyse(*args: Any, **kwargs: Any) -> Any:
+        ready.append(list(kwargs.get("ready", ())))
+        return analyse_cached(*args, **kwargs)
+
+    results = []
+    threshold = gc.get_threshold()
+    for fork in ("0", "1"):
+        revision_cache.clear(project)
+        monkeypatch.delenv("SYNCDB_NO_CACHE", raising=False)
+        monkeypatch.setenv("SYNCDB_FORK", fork)
+        monkeypatch.setenv(PARENT, str(os.getpid()))
+        monkeypatch.setattr(judge, "analyse_cached", spy_analyse)
+        result = run_cli("risk", "base:heads", "--json", cwd=tmp_path)  # undoes the monkeypatches
+        assert result.code == 0, result.err
+        results.append((result.out, result.err, stored.read_bytes()))
+    assert results[0] == results[1]
+    assert gc.get_threshold() == threshold  # raised while the command ran, for it alone
+    assert len(json.loads(results[0][0])) > 100
+    assert all(item is None for item in ready[0]) and all(item is not None for item in ready[1])

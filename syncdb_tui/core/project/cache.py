@@ -280,12 +280,14 @@ class RevisionCache:
             return str(item.get("sql", "")), str(item.get("needs_live", ""))
         return None
 
-    def store(self, items: list[tuple[str, str, str, str]], env: Environment | None) -> None:
-        """Remember ``(revision, path, sql, needs_live_reason)`` of upgrades just rendered, and write the file."""
+    def store(self, items: list[tuple[str, str, str, str]], env: Environment | None, *, flush: bool = True) -> None:
+        """Remember ``(revision, path, sql, needs_live_reason)`` of upgrades just rendered; write the file unless
+        ``flush=False`` (the caller's next :meth:`flush` writes them)."""
         for revision, path, sql, needs_live in items:
             entry = {"key": self.sql_key(path, env), "sql": sql, "needs_live": needs_live}
             self._put("sql", _sql_name(revision, env), entry)
-        self.flush()
+        if flush:
+            self.flush()
 
     def derived(self, revision: str, name: str, key: str) -> Any:
         """Something computed from ``revision``'s SQL alone (``name``: what it is), stored under ``key``."""

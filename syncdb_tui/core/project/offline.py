@@ -16,7 +16,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +46,68 @@ class RevisionSQL:
     @property
     def rendered(self) -> bool:
         return not self.needs_live_reason and not self.irreversible_reason
+
+
+class Derived:
+    """A value the caller computes from each rendered revision's SQL alone (the risk judge's analysis without
+    live context), worked out while a split pass renders (:class:`_Split`): the parent computes it for its
+    part before it waits for the child, the child for its own part after rendering it, and sends it back
+    (encoded to JSON by ``encode``, decoded by the parent with ``decode``). :meth:`get` gives a value only
+    for the very SQL and reason it was computed from (the whole pass's split decides); a revision without
+    one (rendered by one process, or from the cache) is left to the caller, so the result is the same as
+    computing it afterwards.
+
+    ``compute`` must be a pure function of the items (the child never writes the cache or the terminal);
+    ``prepare`` runs just before a pass is split (imports made there are shared by both processes, and not
+    made at all when nothing renders).
+    """
+
+    def __init__(
+        self,
+        compute: Callable[[list[RevisionSQL]], list[Any]],
+        encode: Callable[[Any], Any],
+        decode: Callable[[Any], Any],
+        prepare: Callable[[], object] | None = None,
+    ) -> None:
+        self.compute = compute
+        self.encode = encode
+        self.decode = decode
+        self.prepare = prepare
+        self._known: dict[str, tuple[str, str, Any, bool]] = {}
+        """Revision → (its SQL, its needs-live reason, the value, True when still encoded)."""
+
+    def add(self, items: list[RevisionSQL]) -> None:
+        """Compute the value of ``items`` (this process's part of a split pass)."""
+        for item, value in zip(items, self.compute(items), strict=True):
+            self._known[item.revision] = (item.sql, item.needs_live_reason, value, False)
+
+    def encoded(self, items: list[RevisionSQL]) -> dict[str, list[Any]]:
+        """The value of ``items`` as the child sends it: revision → [sql, needs-live reason, encoded value]."""
+        values = self.compute(items)
+        return {
+            item.revision: [item.sql, item.needs_live_reason, self.encode(value)]
+            for item, value in zip(items, values, strict=True)
+        }
+
+    def take(self, payload: Any) -> None:
+        """Keep what a child sent (:meth:`encoded`); anything malformed is left out (computed by the caller)."""
+        if not isinstance(payload, dict):
+            return
+        for revision, entry in payload.items():
+            if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str) and isinstance(entry[1], str):
+                self._known[str(revision)] = (entry[0], entry[1], entry[2], True)
+
+    def get(self, item: RevisionSQL) -> Any:
+        """The value computed for ``item``'s revision from exactly ``item``'s SQL and reason (None when not)."""
+        known = self._known.get(item.revision)
+        if known is None or known[0] != item.sql or known[1] != item.needs_live_reason:
+            return None
+        if not known[3]:
+            return known[2]
+        try:
+            return self.decode(known[2])
+        except Exception:
+            return None
 
 
 def _render(
@@ -330,13 +392,17 @@ def offline_range(
     env: Environment | None = None,
     *,
     cache: RevisionCache | None = None,
+    derived: Derived | None = None,
+    flush: bool = True,
 ) -> list[RevisionSQL]:
     """The SQL of each of ``revisions`` (a contiguous path in upgrade order).
 
     Upgrades come from the revision cache (``cache``, or the project's as its files are now)
     where their files, env.py and the tools are unchanged; the others are rendered in one pass
     when possible, on failure revision by revision so that one data migration does not hide the
-    SQL of the others, and stored.
+    SQL of the others, and stored (written to the cache file now, or with ``flush=False`` by the
+    caller's next ``cache.flush()``). With ``derived``, a pass rendered by two processes also computes
+    the caller's value of the revisions it rendered (:class:`Derived`).
     """
     if not revisions:
         return []
@@ -358,18 +424,21 @@ def offline_range(
     if missing:
         # only the revisions not cached are rendered: they are contiguous in the graph when a
         # suffix of the range was edited; otherwise a pass renders them with their neighbours
-        fresh = _render_passes(project, missing, env)
+        fresh = _render_passes(project, missing, env, derived)
         fresh |= {rev: _render_one(project, rev, direction, env) for rev in missing if rev not in fresh}
         done |= fresh
         if cache is not None:
             cache.store(
                 [(rev, graph.by_id[rev].path, item.sql, item.needs_live_reason) for rev, item in fresh.items()],
                 env,
+                flush=flush,
             )
     return [done[rev] for rev in revisions]
 
 
-def _render_passes(project: Project, revisions: list[str], env: Environment | None) -> dict[str, RevisionSQL]:
+def _render_passes(
+    project: Project, revisions: list[str], env: Environment | None, derived: Derived | None = None
+) -> dict[str, RevisionSQL]:
     """Render ``revisions`` (every branch, merges included) in as few passes of env.py as possible.
 
     One pass from the revisions below the range to its heads; a data migration whose upgrade()
@@ -394,7 +463,7 @@ def _render_passes(project: Project, revisions: list[str], env: Environment | No
         dest_arg: Any = dest[0] if len(dest) == 1 else dest
         # a data migration's failure does not stop the pass: one pass renders the whole range
         guard = Guard(inside)
-        split = _Split(guard, {rev: graph.by_id[rev].path for rev in remaining})
+        split = _Split(guard, {rev: graph.by_id[rev].path for rev in remaining}, derived)
         try:
             sql = _render(project, env, start_arg, dest_arg, "upgrade", buffer, guard, split)
         except (SyntaxError, ImportError, SyncdbError):
@@ -412,20 +481,28 @@ def _render_passes(project: Project, revisions: list[str], env: Environment | No
                 failed, "upgrade", partial, _needs_live(error, "upgrade", graph.by_id[failed].path)
             )
             continue
-        chunks = split_by_revision(sql, "upgrade")
-        for rev in remaining:
-            if rev in guard.failures or rev in guard.reasons:
-                # what it rendered before it stopped, as when a pass ends there
-                if rev in guard.failures:
-                    failure, position = guard.failures[rev]
-                    reason = _needs_live(failure, "upgrade", graph.by_id[rev].path)
-                else:
-                    reason, position = guard.reasons[rev]
-                partial = _partial_before(sql, position, rev)
-                done[rev] = RevisionSQL(rev, "upgrade", partial if _has_statements(partial) else "", reason)
-            elif rev in chunks:
-                done[rev] = RevisionSQL(rev, "upgrade", chunks[rev])
+        failures = {
+            rev: (_needs_live(failure, "upgrade", graph.by_id[rev].path), position)
+            for rev, (failure, position) in guard.failures.items()
+        }
+        done |= _items(sql, remaining, guard.reasons | failures)
         break
+    return done
+
+
+def _items(sql: str, revisions: Iterable[str], failures: dict[str, tuple[str, int]]) -> dict[str, RevisionSQL]:
+    """The SQL of each of ``revisions`` found in a pass's ``sql`` (or a part of it); ``failures``: revision →
+    (why its upgrade() failed, the position in ``sql`` where it did), for what it rendered before it stopped."""
+    chunks = split_by_revision(sql, "upgrade")
+    done: dict[str, RevisionSQL] = {}
+    for rev in revisions:
+        if rev in failures:
+            # what it rendered before it stopped, as when a pass ends there
+            reason, position = failures[rev]
+            partial = _partial_before(sql, position, rev)
+            done[rev] = RevisionSQL(rev, "upgrade", partial if _has_statements(partial) else "", reason)
+        elif rev in chunks:
+            done[rev] = RevisionSQL(rev, "upgrade", chunks[rev])
     return done
 
 
@@ -444,18 +521,22 @@ class _Split:
     after the parent's part (worked out without rendering) and renders the rest of the pass, to its end:
     from where the parent stops, its SQL is what one process would have written next, byte for byte.
     It sends that SQL and the reasons of its failed data migrations through a pipe as JSON, and leaves
-    with ``os._exit`` (it never writes the cache or the terminal). When the child fails in any way the
-    parent renders the rest of the pass itself; when the parent's part stops the pass, the child is
-    killed and its work dropped. No split without ``os.fork`` (or on macOS), with other threads
-    running, for fewer than :data:`MIN_SPLIT_STEPS` revisions, when env.py asks for a callback per
+    with ``os._exit`` (it never writes the cache or the terminal). With a :class:`Derived`, each process
+    also computes the caller's value of the revisions it rendered (the parent before it waits for the
+    child, the child before it sends its part), so that the caller's work on the SQL overlaps the rendering.
+    When the child fails in any way the parent renders the rest of the pass itself; when the parent's part
+    stops the pass, the child is killed and its work dropped. No split without ``os.fork`` (or on macOS),
+    with other threads running, for fewer than :data:`MIN_SPLIT_STEPS` revisions, when env.py asks for a callback per
     revision (``on_version_apply``), or when no CPU is idle (:func:`_idle_cpu`); ``SYNCDB_FORK=0``
     never splits, ``SYNCDB_FORK=1`` splits whenever it can, busy CPUs or not.
     """
 
-    def __init__(self, guard: Guard, paths: dict[str, str]) -> None:
+    def __init__(self, guard: Guard, paths: dict[str, str], derived: Derived | None = None) -> None:
         self.guard = guard
         self.paths = paths
-        """Revision → its file (for :func:`_needs_live`'s text: the child sends text, not the error)."""
+        """Revision → its file (for :func:`_needs_live`'s text: the child sends text, not the error), in
+        the pass's order."""
+        self.derived = derived
         self.state = "idle"
         """idle (not split yet), parent (rendering its part), joined (the child rendered the rest),
         child (the forked process), or serial (one process renders everything)."""
@@ -491,6 +572,11 @@ class _Split:
                 maintainer = None
         except Exception:  # anything unexpected in Alembic's state: one process, as without a split
             maintainer = None
+        if maintainer is not None and self.derived is not None and self.derived.prepare is not None:
+            try:
+                self.derived.prepare()
+            except Exception:
+                self.derived = None  # the caller computes its values afterwards, as without a split
         if maintainer is None or not self._fork():
             self.state = "serial"
             yield from steps
@@ -503,6 +589,8 @@ class _Split:
             return
         yield from steps[:cut]
         self.seam = buffer.tell()
+        if self.derived is not None:
+            self._derive(buffer.getvalue(), self._reasons(0))  # while the child renders the rest
         if self._join():
             self.state = "joined"
             return
@@ -583,16 +671,39 @@ class _Split:
         if self.state == "child":
             self._send(buffer)
 
+    def _reasons(self, start: int) -> dict[str, tuple[str, int]]:
+        """This process's failed data migrations: revision → (:func:`_needs_live`'s reason, the position in
+        its part of the SQL, which begins at ``start`` in its buffer)."""
+        return {
+            rev: (_needs_live(error, "upgrade", self.paths.get(rev, "")), position - start)
+            for rev, (error, position) in self.guard.failures.items()
+        }
+
+    def _derive(self, part: str, reasons: dict[str, tuple[str, int]]) -> dict[str, list[Any]]:
+        """The :class:`Derived` value of the revisions of this process's ``part`` of the SQL (``reasons``:
+        :meth:`_reasons`): kept by the parent, returned encoded by the child ({} on any error: the caller
+        computes them afterwards)."""
+        if self.derived is None:
+            return {}
+        try:
+            items = list(_items(part, self.paths, reasons).values())
+            if self.state == "child":
+                return self.derived.encoded(items)
+            self.derived.add(items)
+        except Exception:
+            pass
+        return {}
+
     def _send(self, buffer: io.StringIO | None) -> None:
-        """The child's end: its SQL from the seam and its failures through the pipe, then ``os._exit``."""
+        """The child's end: its SQL from the seam, its failures and its :class:`Derived` values through the
+        pipe, then ``os._exit``."""
         code = 1
         try:
             if buffer is not None:
-                failures = {
-                    rev: [_needs_live(error, "upgrade", self.paths.get(rev, "")), position - self.child_seam]
-                    for rev, (error, position) in self.guard.failures.items()
-                }
-                payload = json.dumps({"sql": buffer.getvalue()[self.child_seam :], "failures": failures})
+                part = buffer.getvalue()[self.child_seam :]
+                failures = self._reasons(self.child_seam)
+                derived = self._derive(part, failures)
+                payload = json.dumps({"sql": part, "failures": failures, "derived": derived})
                 data = memoryview(payload.encode())
                 while data:
                     data = data[os.write(self.fd, data) :]
@@ -630,6 +741,8 @@ class _Split:
         self.child_sql = sql
         for rev, (reason, position) in failures.items():
             self.guard.reasons[rev] = (reason, self.seam + position)
+        if self.derived is not None:
+            self.derived.take(payload.get("derived"))
         return True
 
     def _wait(self) -> int:

@@ -146,9 +146,14 @@ def analyse_cached(
     *,
     thresholds: RiskThresholds | None,
     session_lock_timeout: bool,
+    ready: Sequence[RiskAnalysis | None] = (),
 ) -> list[RiskAnalysis]:
     """Analyses without live context of ``(revision, sql, needs_live_reason)``, from the revision cache when
     the same SQL was judged by the same engine with the same thresholds; the others are judged and stored.
+
+    ``ready``: analyses of some of the items (by position; None for the others) already judged the same
+    way (``analyse_sql`` of the same SQL, reason, thresholds and ``session_lock_timeout``, e.g. while
+    the SQL rendered): used, and stored, as if judged here.
 
     On a full hit pglast is not even imported.
     """
@@ -157,7 +162,7 @@ def analyse_cached(
     out: list[RiskAnalysis] = []
     fresh: list[tuple[str, str, str, Any]] = []
     limits = repr(thresholds)
-    for revision, sql, needs_live in items:
+    for index, (revision, sql, needs_live) in enumerate(items):
         key = ""
         if cache is not None and revision is not None:
             key = _sql_key(sql, needs_live, limits, session_lock_timeout)
@@ -168,9 +173,11 @@ def analyse_cached(
                     continue
                 except (KeyError, TypeError, ValueError):
                     pass
-        analysis = analyse_sql(
-            sql, thresholds=thresholds, session_lock_timeout=session_lock_timeout, unrendered_reason=needs_live
-        )
+        analysis = ready[index] if index < len(ready) else None
+        if analysis is None:
+            analysis = analyse_sql(
+                sql, thresholds=thresholds, session_lock_timeout=session_lock_timeout, unrendered_reason=needs_live
+            )
         out.append(analysis)
         if key and revision is not None:
             fresh.append((revision, "risk", key, analysis.to_json()))
