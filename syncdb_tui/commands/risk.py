@@ -231,14 +231,15 @@ def _analyser(ctx: CommandContext) -> Derived:
         return analysis
 
     def analyse(items: list[RevisionSQL]) -> list[RiskAnalysis]:
-        from syncdb_tui.core.risk.analysis import analyse_sql
+        from syncdb_tui.core.risk.judge import analyse_cached
 
-        return [
-            analyse_sql(
-                item.sql, thresholds=thresholds, session_lock_timeout=True, unrendered_reason=item.needs_live_reason
-            )
-            for item in items
-        ]
+        # the judge _judge calls, without the cache (the child never writes it): the same analysis by construction
+        return analyse_cached(
+            None,
+            [(None, item.sql, item.needs_live_reason) for item in items],
+            thresholds=thresholds,
+            session_lock_timeout=True,
+        )
 
     def encode(analysis: RiskAnalysis) -> dict[str, Any]:
         return analysis.to_json()

@@ -44,9 +44,10 @@ _CONTROL = {code: "�" for code in (*range(0x20), 0x7F)}
 """Control characters in data never reach the terminal as such (one replacement glyph each)."""
 
 
-def cell(value: Any) -> Text:
+def shown_value(value: Any) -> tuple[str, bool]:
+    """A cell's text as the grid shows it (control characters replaced) and whether it is NULL."""
     text, is_null = display_value(value, CELL_LIMIT)
-    return Text(text, style=NULL_STYLE) if is_null else Text(text.translate(_CONTROL))
+    return (text, True) if is_null else (text.translate(_CONTROL), False)
 
 
 def cut_hint(widths: list[int], scroll_x: int, view_width: int, start: int = 0) -> str:
@@ -218,9 +219,7 @@ class DataGrid(ScrollView, can_focus=True):
         for index, values in enumerate(page.rows):
             line = [("●" if page.row_keys[index] in marked else " ", False)]
             for position, value in enumerate(values, 1):
-                text, is_null = display_value(value, CELL_LIMIT)
-                if not is_null:
-                    text = text.translate(_CONTROL)
+                text, is_null = shown_value(value)
                 length = cell_len(text)
                 if length > widths[position]:
                     widths[position] = length
@@ -231,16 +230,13 @@ class DataGrid(ScrollView, can_focus=True):
         size = Size(self._total_width(), len(cells) + 1)
         if size != self.virtual_size:
             self.virtual_size = size
-        if cells:
-            self._cursor = Coordinate(min(row, len(cells) - 1), max(1, min(column, len(info.columns))))
-        else:
-            self._cursor = Coordinate(0, max(1, min(column, len(info.columns))))
+        self._cursor = Coordinate(max(0, min(row, len(cells) - 1)), max(1, min(column, len(info.columns))))
         self._scroll_cursor_into_view()
         self.refresh()
         self._check_cut()
 
     def _total_width(self) -> int:
-        return sum(width + 2 * PADDING for width in self._widths)
+        return self._edges()[-1] if self._widths else 0
 
     def _edges(self) -> list[int]:
         """Where each grid column ends (the first cell after it)."""
@@ -252,7 +248,7 @@ class DataGrid(ScrollView, can_focus=True):
 
     def _column_x(self, column: int) -> tuple[int, int]:
         """(first cell, width with padding) of grid column ``column``."""
-        x = sum(width + 2 * PADDING for width in self._widths[:column])
+        x = self._edges()[column - 1] if column else 0
         return x, self._widths[column] + 2 * PADDING
 
     # ---------------------------------------------------------------- what tests and the screen read
