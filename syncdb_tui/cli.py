@@ -14,17 +14,16 @@ command line, libpg_query may start on a large file in a thread first (:func:`_p
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
-import signal
 import sys
-import threading
-from collections.abc import Sequence
-from typing import NoReturn
 
-from syncdb_tui import __version__
-from syncdb_tui.core.errors import SyncdbError, UsageError
+# Only os and sys at import: `syncdb risk FILE.sql` starts parsing the file (_prefetch_sql) before
+# anything else loads; argparse, signal, threading and the rest are imported where they are used.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from typing import NoReturn
 
 # verb -> (module in syncdb_tui.commands, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
@@ -56,6 +55,8 @@ VERBS: dict[str, tuple[str, str]] = {
 
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    import argparse
+
     default = argparse.SUPPRESS if suppress else None
     flag_default = argparse.SUPPRESS if suppress else False
     parser.add_argument("--env", "-e", metavar="NAME", default=default, help="environment to act on")
@@ -70,6 +71,10 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every available verb."""
+    import argparse
+
+    from syncdb_tui import __version__
+
     parser = argparse.ArgumentParser(
         prog="syncdb",
         description="Move a PostgreSQL schema safely from dev to staging to prod. "
@@ -90,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_module(name: str):  # type: ignore[no-untyped-def]
+    import importlib
+
     try:
         return importlib.import_module(f"syncdb_tui.commands.{name}")
     except ModuleNotFoundError as error:
@@ -102,13 +109,19 @@ class _NotFast(Exception):
     """The one-verb parser does not take these arguments: the full parser will, with its own messages."""
 
 
-class _OneVerbParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _NotFast(message)
+def _one_verb_parser(prog: str) -> argparse.ArgumentParser:
+    """A parser that raises :class:`_NotFast` where an ArgumentParser would print an error and exit."""
+    import argparse
 
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        # a fixed width: never prints help, and the terminal's size would import shutil
-        return argparse.HelpFormatter(prog=self.prog, width=100)
+    class OneVerbParser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise _NotFast(message)
+
+        def _get_formatter(self) -> argparse.HelpFormatter:
+            # a fixed width: never prints help, and the terminal's size would import shutil
+            return argparse.HelpFormatter(prog=self.prog, width=100)
+
+    return OneVerbParser(prog=prog, add_help=False)
 
 
 def _risk_args(argv: Sequence[str]) -> argparse.Namespace | None:
@@ -123,7 +136,7 @@ def _risk_args(argv: Sequence[str]) -> argparse.Namespace | None:
         return None
     from syncdb_tui.commands import risk
 
-    parser = _OneVerbParser(prog="syncdb risk", add_help=False)
+    parser = _one_verb_parser("syncdb risk")
     _global_options(parser, suppress=False)
     risk.add_arguments(parser)
     try:
@@ -138,21 +151,63 @@ def _short_lived() -> None:
     """A process that judges a .sql file offline and exits: no cyclic garbage collection.
 
     Parse trees and findings hold no reference cycles; the collector would only walk them
-    again and again while they are built, and once more at exit (freezing them skips that).
-    (Not for revisions: rendering them runs Alembic and env.py, whose garbage has cycles.)
+    again and again while they are built. (Not for revisions: rendering them runs Alembic
+    and env.py, whose garbage has cycles.) Such a process also leaves through :func:`_leave`.
     """
-    import atexit
     import gc
 
     gc.disable()
-    atexit.register(gc.freeze)
+
+
+def _leave(code: int) -> NoReturn:
+    """End a short-lived process now: its atexit hooks run, its streams are flushed, then ``os._exit``.
+
+    What is skipped is only the interpreter's teardown, which frees every object still alive one
+    by one: for a large file, the parse trees and findings (≈ 30 ms after the output was written).
+    Nothing of a short-lived process needs it: no connection, no child, no file left open; only
+    when another non-daemon thread is still running does the interpreter end the usual way.
+    """
+    import atexit
+
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = code or EXIT_PIPE_CLOSED
+    except OSError:
+        code = code or 5
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
+    import threading
+
+    if any(not thread.daemon for thread in threading.enumerate() if thread is not threading.main_thread()):
+        raise SystemExit(code)
+    os._exit(code)
+
+
+EXIT_PIPE_CLOSED = 128 + 13
+"""Exit code when the reader of stdout went away before the output was written (128 + SIGPIPE,
+what a shell reports for a tool that SIGPIPE ended): nothing more is printed."""
+
+
+def _pipe_closed() -> int:
+    """The reader of stdout is gone (``syncdb … | head``): write nothing more, not even at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return EXIT_PIPE_CLOSED
 
 
 def _prefetch_sql(argv: Sequence[str]) -> None:
     """For ``syncdb risk FILE.sql``: libpg_query may start on the file now, in a thread, outside the GIL.
 
     The file is then parsed while the parsers are built and the risk engine imported; ``parse()``
-    takes the tree only for the text the command reads (``core.risk.parse.prefetch`` decides
+    takes the tree only for the text the command reads (``core.risk.pgquery.prefetch`` decides
     whether a thread is worth it). Started before the arguments are parsed, from a look at them
     (a ``risk`` command naming one ``.sql`` file): a wrong look costs a parse no one uses, never
     an output.
@@ -161,7 +216,7 @@ def _prefetch_sql(argv: Sequence[str]) -> None:
         return
     files = [a for a in argv[1:] if a.endswith(".sql") and not a.startswith("-")]
     if len(files) == 1:
-        from syncdb_tui.core.risk.parse import prefetch
+        from syncdb_tui.core.risk.pgquery import prefetch
 
         prefetch(files[0])
 
@@ -172,14 +227,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if from_command_line:
         _prefetch_sql(argv)
+    fast = _risk_args(argv)
+    if fast is not None and from_command_line and str(fast.target or "").endswith(".sql") and fast.env is None:
+        _short_lived()
+        _leave(_main(argv, fast))
+    return _main(argv, fast)
+
+
+def _main(argv: list[str], fast: argparse.Namespace | None) -> int:
+    import importlib
+    import signal
+    import threading
 
     from syncdb_tui.commands.context import CommandContext
+    from syncdb_tui.core.errors import SyncdbError
 
-    fast = _risk_args(argv)
     if fast is not None:
         args = fast
-        if from_command_line and str(args.target or "").endswith(".sql") and args.env is None:
-            _short_lived()
     else:
         passthrough: list[str] = []
         if "--" in argv and "psql" in argv[: argv.index("--")]:
@@ -213,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted: stopped by Ctrl+C; anything unfinished was rolled back\n")
         return 130
+    except BrokenPipeError:
+        return _pipe_closed()
     except Exception as error:
         from syncdb_tui.core.secrets import redact
 
@@ -233,6 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _open_tui(ctx: object) -> int:
     from syncdb_tui.commands.context import CommandContext
+    from syncdb_tui.core.errors import UsageError
 
     assert isinstance(ctx, CommandContext)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):

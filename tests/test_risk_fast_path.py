@@ -224,39 +224,132 @@ def test_json_text_is_json_dumps_of_the_findings() -> None:
 
 
 def test_prefetched_parse_serves_only_the_same_text(tmp_path: Path) -> None:
-    """libpg_query may start on the file in a thread; parse() takes that tree only for the very same text."""
+    """libpg_query may start on the file in threads; parse() takes those trees only for the very same text."""
     clean = "\n".join(SQL.splitlines()[:-1]) + "\nSELECT 'é';\n"  # no syntax error
     (tmp_path / "change.sql").write_text(clean)
     (tmp_path / "crlf.sql").write_bytes(clean.replace("\n", "\r\n").encode())
     code = (
         "import os\n"
-        "from syncdb_tui.core.risk import parse\n"
-        "parse.PREFETCH_MIN_BYTES = 0\n"
+        "from syncdb_tui.core.risk import pgquery\n"
+        "pgquery.PREFETCH_MIN_BYTES = 0\n"
         "os.getloadavg = lambda: (0.0, 0.0, 0.0)\n"
         "sql = open('change.sql', encoding='utf-8').read()\n"
-        "print(parse.prefetch('change.sql'))\n"
-        "text = parse._prefetched_json(sql)\n"
-        "print(text is not None and text == parse._libpg_query_json(sql))\n"
-        "parse.prefetch('change.sql')\n"
-        "print(parse._prefetched_json(sql + ' ') is None, parse._prefetched_json(sql) is None)\n"
-        "parse.prefetch('crlf.sql')\n"  # read as text, its line ends are not the file's bytes
-        "print(parse._prefetched_json(open('crlf.sql', encoding='utf-8').read()) is None)\n"
-        "print(parse.prefetch('missing.sql') is False, parse._prefetched_json(sql) is None)\n"
+        "print(pgquery.prefetch('change.sql'))\n"
+        "pieces = pgquery.take(sql)\n"  # a small file: one piece, the whole tree
+        "print(pieces == [(pgquery.tree(sql.encode()).decode(), 0, len(sql.encode()))])\n"
+        "pgquery.prefetch('change.sql')\n"
+        "print(pgquery.take(sql + ' ') is None, pgquery.take(sql) is None)\n"
+        "pgquery.prefetch('crlf.sql')\n"  # read as text, its line ends are not the file's bytes
+        "print(pgquery.take(open('crlf.sql', encoding='utf-8').read()) is None)\n"
+        "print(pgquery.prefetch('missing.sql') is False, pgquery.take(sql) is None)\n"
         "os.mkfifo('pipe.sql')\n"  # a named pipe is left for the command to read
-        "print(parse.prefetch('pipe.sql') is False)\n"
+        "print(pgquery.prefetch('pipe.sql') is False)\n"
         "os.getloadavg = lambda: (9.0, 9.0, 9.0)\n"  # no idle core: no thread
-        "print(parse.prefetch('change.sql') is False)\n"
-        "os.getloadavg, parse.PREFETCH_MIN_BYTES = (lambda: (0.0, 0.0, 0.0)), 10**9\n"  # a small file: no thread
-        "print(parse.prefetch('change.sql') is False)\n"
+        "print(pgquery.prefetch('change.sql') is False)\n"
+        "os.getloadavg, pgquery.PREFETCH_MIN_BYTES = (lambda: (0.0, 0.0, 0.0)), 10**9\n"  # a small file: no thread
+        "print(pgquery.prefetch('change.sql') is False)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert result.stdout.split() == ["True"] * 10, result.stderr[-2000:]
 
 
+# Semicolons at line ends where the whole text has no statement boundary: in strings, quoted names,
+# dollar-quoted bodies, block and line comments, CREATE RULE's actions and a BEGIN ATOMIC body.
+TRICKY = """\
+INSERT INTO notes VALUES ('one;
+two');
+CREATE FUNCTION f_{n}() RETURNS void LANGUAGE plpgsql AS $body$
+BEGIN
+  PERFORM 1;
+  UPDATE users SET name = 'x';
+END $body$;
+/* a block comment;
+   over lines; */
+SELECT "odd;
+name" FROM users; -- a trailing comment;
+-- a comment line;
+ALTER TABLE users ADD COLUMN c_{n} text; -- ends here;
+CREATE RULE r_{n} AS ON INSERT TO users DO ALSO (INSERT INTO audit VALUES (1);
+INSERT INTO audit VALUES (2));
+CREATE FUNCTION g_{n}() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1;
+SELECT 2;
+END;
+SELECT E'it\\'s;
+ here', 'é';
+DO $$ BEGIN RAISE NOTICE 'x;
+'; END $$;
+CREATE INDEX ix_{n} ON users (name);
+"""
+
+
+def test_a_cut_where_the_whole_has_no_statement_boundary_leaves_a_piece_that_does_not_parse(tmp_path: Path) -> None:
+    """What makes parsing in pieces safe (pgquery.cut_points): at every ``;`` ending a line without ``--``,
+    either the whole text has a statement boundary there, or libpg_query rejects the text before it."""
+    (tmp_path / "tricky.sql").write_text(TRICKY.format(n=1))
+    code = (
+        "import json\n"
+        "from syncdb_tui.core.risk import pgquery\n"
+        "data = open('tricky.sql', 'rb').read()\n"
+        "stmts = json.loads(pgquery.tree(data))['stmts']\n"
+        "ends = {s.get('stmt_location', 0) + s['stmt_len'] for s in stmts}\n"
+        "at = data.find(b';\\n')\n"
+        "while at >= 0:\n"
+        "    line = data[data.rfind(b'\\n', 0, at) + 1 : at]\n"
+        "    if b'--' not in line:\n"
+        "        print(at in ends, pgquery.tree(data[: at + 1]) is not None)\n"
+        "    at = data.find(b';\\n', at + 1)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
+    pairs = [line.split() for line in result.stdout.splitlines()]
+    assert result.returncode == 0 and pairs, result.stderr[-2000:]
+    assert all(boundary == parses for boundary, parses in pairs), pairs
+    assert {boundary for boundary, _ in pairs} == {"True", "False"}  # both kinds of cut were tried
+
+
+@pytest.mark.parametrize(
+    ("block", "tail"),
+    [
+        (TRICKY, ""),
+        (TRICKY, "SELECT 'last, with no semicolon'"),
+        (TRICKY, "ALTER TABLE users ADD COLUMN;\n"),
+        ("\n".join(SQL.replace("{", "{{").replace("}", "}}").splitlines()[:-1]) + "\nSELECT 'é{n}';\n", ""),
+    ],
+)
+def test_a_file_parsed_in_pieces_gives_the_statements_of_the_whole(tmp_path: Path, block: str, tail: str) -> None:
+    """Cut into many pieces parsed in parallel, a file gives exactly the statements (kinds, trees, texts,
+    positions, errors) of its parse as a whole; when a piece does not parse, the whole text is parsed."""
+    (tmp_path / "big.sql").write_text("".join(block.format(n=n) for n in range(60)) + tail)
+    code = (
+        "import json, os, re\n"
+        "from syncdb_tui.core.risk import parse, pgquery\n"
+        "os.getloadavg, os.cpu_count = (lambda: (0.0, 0.0, 0.0)), (lambda: 64)\n"
+        "pgquery.PREFETCH_MIN_BYTES, pgquery.PIECE_MIN_BYTES, pgquery.MAX_PIECES = 0, 1, 16\n"
+        "sql = open('big.sql', encoding='utf-8').read()\n"
+        "used = []\n"
+        "take = pgquery.take\n"
+        "pgquery.take = lambda text: used.append(take(text)) or used[-1]\n"
+        "assert pgquery.prefetch('big.sql')\n"
+        "pieces = parse._parse(sql)\n"
+        "whole = parse._parse(sql)\n"
+        # the trees' own "location" fields count from the start of the text parsed (see parse.Statement)
+        "unplaced = lambda statements: re.sub(r'\"location\": \\d+', '', json.dumps(statements))\n"
+        "print(len(used[0] or ()), used[1] is None, unplaced(pieces) == unplaced(whole),\n"
+        "      sum(bool(s.error) for s in whole))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    count, second_is_whole, same, errors = result.stdout.split()
+    assert second_is_whole == "True" and same == "True", result.stdout
+    if tail.startswith("ALTER"):
+        assert count == "0" and int(errors) >= 1  # the last piece does not parse: the whole is parsed, errors and all
+    if block is not TRICKY:
+        assert int(count) == 16  # the trees came from all the pieces
+
+
 def test_a_large_file_parsed_in_a_thread_prints_what_it_prints_in_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from syncdb_tui.core.risk.parse import PREFETCH_MIN_BYTES
+    from syncdb_tui.core.risk.pgquery import PREFETCH_MIN_BYTES
 
     body = "".join(
         f"BEGIN;\nCREATE INDEX ix_{n} ON users (c{n});\nALTER TABLE t_{n} ADD COLUMN c int NOT NULL;\n"
@@ -270,21 +363,22 @@ def test_a_large_file_parsed_in_a_thread_prints_what_it_prints_in_process(
         "import os, sys\n"
         "os.getloadavg = lambda: (0.0, 0.0, 0.0)\n"
         "sys.argv = ['syncdb', 'risk', 'big.sql', '--json']\n"
-        "from syncdb_tui.core.risk import parse\n"
+        "from syncdb_tui.core.risk import pgquery\n"
         "started = []\n"
-        "prefetch = parse.prefetch\n"
-        "parse.prefetch = lambda path: started.append(prefetch(path))\n"
+        "prefetch = pgquery.prefetch\n"
+        "pgquery.prefetch = lambda path: started.append(prefetch(path))\n"
+        # the command leaves through os._exit after its atexit hooks (cli._leave): report from one
+        "import atexit\n"
+        "atexit.register(lambda: sys.stderr.write(f'started={started}\\n'))\n"
         "from syncdb_tui.cli import main\n"
-        "code = main()\n"
-        "sys.stderr.write(f'started={started}\\n')\n"
-        "raise SystemExit(code)\n"
+        "raise SystemExit(main())\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert result.stderr.endswith("started=[True]\n"), result.stderr[-2000:]
     assert (result.returncode, result.stdout, result.stderr.removesuffix("started=[True]\n")) == (code, out, err)
 
 
-@pytest.mark.parametrize("options", [["--json"], [], ["--format", "sarif"]])
+@pytest.mark.parametrize("options", [["--json"], [], ["--format", "sarif"], ["--fail-on", "low"], ["--json", "-x"]])
 def test_the_command_in_a_fresh_process_prints_what_it_prints_in_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: list[str]
 ) -> None:
@@ -297,3 +391,24 @@ def test_the_command_in_a_fresh_process_prints_what_it_prints_in_process(
         [sys.executable, "-m", "syncdb_tui", *argv], capture_output=True, text=True, cwd=tmp_path, check=False
     )
     assert (result.returncode, result.stdout, result.stderr) == (code, out, err)
+    # it leaves with os._exit (cli._leave): the exit code of a --fail-on gate or a usage error still comes out
+    assert result.returncode == {"low": 1, "-x": 2}.get(options[-1] if options else "", 0)
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``syncdb risk FILE.sql | head``: the closed pipe is not an internal error, nothing more is written,
+    and the exit code is the one a shell reports for a tool SIGPIPE ended (128 + 13)."""
+    (tmp_path / "change.sql").write_text(SQL * 200)
+    for argv in (["risk", "change.sql", "--json"], ["risk", "change.sql", "--json", "--fail-on", "low"]):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "syncdb_tui", *argv],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # the reader is gone before anything was written
+        err = process.stderr.read().decode()
+        code = process.wait(timeout=60)
+        assert "internal error" not in err and "Traceback" not in err and "BrokenPipe" not in err, err
+        assert code == 141, (code, err)

@@ -15,7 +15,6 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -32,14 +31,21 @@ if TYPE_CHECKING:
     from syncdb_tui.core.project.revisions import Project
 
 
-@dataclass
 class CommandContext:
-    """Shared state of one CLI invocation."""
+    """Shared state of one CLI invocation: its options, and the streams it writes to and reads from
+    (the process's own unless given)."""
 
-    args: argparse.Namespace
-    out: TextIO = field(default_factory=lambda: sys.stdout)
-    err: TextIO = field(default_factory=lambda: sys.stderr)
-    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        stdin: TextIO | None = None,
+    ) -> None:
+        self.args = args
+        self.out: TextIO = sys.stdout if out is None else out
+        self.err: TextIO = sys.stderr if err is None else err
+        self.stdin: TextIO = sys.stdin if stdin is None else stdin
 
     @property
     def json(self) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 def json_default(value: Any) -> Any:
     """``json.dumps(default=...)`` for the values syncdb's data holds; anything else as its text."""
     # imported here: a command that prints only plain JSON values (syncdb risk) needs none of them
+    import dataclasses
     import datetime as dt
     import decimal
     import uuid
