@@ -200,8 +200,10 @@ class _Analyser:
                     self.state.column_types.setdefault((bare(table), column), ctype)
             self.state.index_tables.update({bare(k): v for k, v in context.indexes.items()})
             self.state.existing_tables.update(context.tables)
-        # where each line starts: after each newline (the pieces between newlines, plus the newline)
-        self.line_starts = [0, *accumulate(map(add, map(len, sql.split("\n")[:-1]), repeat(1)))]
+        self._line_starts: list[int] | None = None
+        self._counted_to = 0
+        """Statements come in order: :meth:`line_at` counts the newlines since the last one it was asked for."""
+        self._counted_lines = 1
         self.findings: list[Finding] = []
         self.ignores_by_start: dict[int, dict[str, str]] = {}
         self.tables: set[str] = set()
@@ -223,7 +225,8 @@ class _Analyser:
     def _tx_reset(self) -> None:
         self.tx_exclusive: dict[str, int] = {}
         self.tx_strong_ddl: list[str] = []
-        self.tx_dml: list[tuple[Statement, str]] = []
+        self.tx_dml: list[tuple[Statement, str, int, dict[str, str]]] = []
+        """Data changes in this transaction: the statement, its table, its line and its suppressions."""
         self.tx_multi_reported = False
         self.tx_multi: tuple[Statement, int, dict[str, str], str] | None = None
         """Where a second table got ACCESS EXCLUSIVE in this transaction (reported when it ends)."""
@@ -231,14 +234,31 @@ class _Analyser:
         """Why locks in this transaction are held long (a rewrite, a scan, a backfill)."""
 
     def line_of(self, offset: int) -> int:
-        return bisect_right(self.line_starts, offset)
+        """The 1-based line of ``offset`` in the SQL."""
+        if self._line_starts is None:
+            # where each line starts: after each newline (the pieces between newlines, plus the newline)
+            sql = self.sql
+            self._line_starts = [0, *accumulate(map(add, map(len, sql.split("\n")[:-1]), repeat(1)))]
+        return bisect_right(self._line_starts, offset)
+
+    def line_at(self, offset: int) -> int:
+        """:meth:`line_of`, counting forward from the offset asked for before (statement after statement)."""
+        if offset < self._counted_to:
+            return self.line_of(offset)
+        self._counted_lines += self.sql.count("\n", self._counted_to, offset)
+        self._counted_to = offset
+        return self._counted_lines
 
     def run(self) -> RiskAnalysis:
         statements = parse(self.sql)
-        ignores = suppressions(self.sql, statements)
-        self.ignores_by_start = {s.start: ignores[i] for i, s in enumerate(statements)}
-        for index, statement in enumerate(statements):
-            self._statement(statement, ignores[index])
+        if "syncdb:" in self.sql:
+            ignores = suppressions(self.sql, statements)
+            self.ignores_by_start = {s.start: ignores[i] for i, s in enumerate(statements)}
+            for index, statement in enumerate(statements):
+                self._statement(statement, ignores[index])
+        else:  # no suppression comment: one empty mapping for every statement (only ever read)
+            for statement in statements:
+                self._statement(statement, _NO_IGNORES)
         self._end_transaction()
         if self.unrendered_reason:
             self._unrendered(statements)
@@ -252,7 +272,7 @@ class _Analyser:
 
     def _statement(self, statement: Statement, ignores: dict[str, str]) -> None:
         kind, node = statement.kind, statement.node
-        line = bisect_right(self.line_starts, statement.start)
+        line = self.line_at(statement.start)
         if statement.error:
             self._unanalysed(statement, line, ignores, statement.error)
             return
@@ -386,15 +406,20 @@ class _Analyser:
 
     def _track_locks(self, judgement: Judgement, statement: Statement, line: int, ignores: dict[str, str]) -> None:
         is_new = self.state.is_new
-        locks = judgement.locks
-        if not locks:
-            existing: list[tuple[str, str]] = []
-            exclusive: list[str] = []
-            strong: list[tuple[str, str]] = []
-        else:
-            existing = [(t, lock) for t, lock in locks if not is_new(t)]
-            exclusive = sorted({t for t, lock in existing if lock == ACCESS_EXCLUSIVE}) if existing else []
-            strong = [(t, lock) for t, lock in existing if LOCK_STRENGTH.get(lock, 0) >= 5]
+        exclusive: list[str] = []
+        strong: list[tuple[str, str]] = []
+        if judgement.locks:
+            # the locks on tables that existed before this SQL: one loop (this runs for every statement)
+            new_tables = self.state.new_tables
+            for t, lock in judgement.locks:
+                if t is not None and t[t.rfind(".") + 1 :] in new_tables:  # is_new(t)
+                    continue
+                if lock == ACCESS_EXCLUSIVE and t not in exclusive:
+                    exclusive.append(t)
+                if LOCK_STRENGTH.get(lock, 0) >= 5:
+                    strong.append((t, lock))
+            if len(exclusive) > 1:
+                exclusive.sort()
         if strong and not self.lock_timeout and not self.lock_timeout_reported:
             self.lock_timeout_reported = True
             table, lock = sorted(strong, key=lambda item: -LOCK_STRENGTH[item[1]])[0]
@@ -417,7 +442,9 @@ class _Analyser:
         if strong:
             self.tx_strong_ddl.append(statement.text)
         if judgement.dml_table and not is_new(judgement.dml_table):
-            self.tx_dml.append((statement, judgement.dml_table))
+            self.tx_dml.append(
+                (statement, judgement.dml_table, line, self.ignores_by_start.get(statement.start, _NO_IGNORES))
+            )
         if not self.state.in_transaction:
             return
         for table in exclusive:
@@ -475,7 +502,7 @@ class _Analyser:
         if self.tx_multi is not None:
             self._report_multiple_exclusive()
         if self.tx_strong_ddl and self.tx_dml:
-            for statement, table in self.tx_dml:
+            for statement, table, line, ignores in self.tx_dml:
                 self._add(
                     Hit(
                         "backfill-in-ddl-transaction",
@@ -488,8 +515,8 @@ class _Analyser:
                         scales=True,
                     ),
                     statement,
-                    self.line_of(statement.start),
-                    self.ignores_by_start.get(statement.start, {}),
+                    line,
+                    ignores,
                 )
         self._tx_reset()
 
@@ -503,8 +530,10 @@ class _Analyser:
         elif self.context is not None and hit.table and (hit.scales or hit.empty_is_safe):
             severity, message = self._with_size(hit, severity, message)
         reason = ignores.get(hit.rule)
-        self.findings.append(
-            Finding(
+        # Finding(rule, severity, …) without the named tuple's own __new__ (a Python function): the same object
+        finding: Finding = _make_tuple(
+            Finding,
+            (
                 hit.rule,
                 severity,
                 hit.lock,
@@ -515,8 +544,9 @@ class _Analyser:
                 hit.mitigation,
                 reason is not None,
                 reason or "",
-            )
+            ),
         )
+        self.findings.append(finding)
 
     def _with_size(self, hit: Hit, severity: Severity, message: str) -> tuple[Severity, str]:
         assert self.context is not None and hit.table is not None
@@ -543,6 +573,11 @@ class _Analyser:
 
 
 LOCK_FOR_DML = "ROW EXCLUSIVE"
+
+_make_tuple: Any = tuple.__new__
+
+_NO_IGNORES: dict[str, str] = {}
+"""The suppressions of every statement of SQL without ``syncdb:`` comments: none (never written to)."""
 
 
 def plpgsql_statements(body: str) -> tuple[list[str] | None, int]:

@@ -55,8 +55,10 @@ def _pglast_keywords() -> Any:
 
 
 @lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)
 def q(name: str) -> str:
-    """``name`` (possibly ``schema.table``) quoted where PostgreSQL needs it."""
+    """``name`` (possibly ``schema.table``) quoted where PostgreSQL needs it (remembered: the same
+    names come back in statement after statement)."""
     parts = []
     for part in name.split("."):
         if _SIMPLE_IDENT.fullmatch(part) and part not in _reserved():

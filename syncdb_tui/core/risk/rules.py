@@ -50,7 +50,7 @@ def judge_statement(kind: str, node: Node, text: str, state: ScanState) -> Judge
     """
     entry = STATEMENT_KINDS.get(kind)
     handler = _HANDLERS.get(kind)
-    if entry == RULES and handler is not None:
+    if entry is RULES and handler is not None:
         return handler(node, text, state)
     if isinstance(entry, Quiet) and entry.why and not entry.why.startswith("not a top-level"):
         table = quiet_lock_table(entry, node)
@@ -122,11 +122,11 @@ def _alter_table(node: Node, text: str, state: ScanState) -> Judgement:
         entry = ALTER_TABLE_KINDS.get(subtype)
         handler = ALTER_HANDLERS.get(subtype)
         rewrites_object = subtype == "AT_SetTableSpace"
-        if entry == RULES and handler is not None and (table_like or rewrites_object):
+        if entry is RULES and handler is not None and (table_like or rewrites_object):
             handler(cmd, table, text, state, judgement)
         elif isinstance(entry, Quiet) and entry.why and not entry.why.startswith("not a top-level"):
             judgement.locks.append((table, entry.lock))
-        elif entry == RULES and not table_like:
+        elif entry is RULES and not table_like:
             # ALTER INDEX/SEQUENCE/VIEW … with a table command: catalog only on that object
             judgement.locks.append((table, ACCESS_EXCLUSIVE))
         else:
