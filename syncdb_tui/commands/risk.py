@@ -10,7 +10,7 @@ the sessions the migration would wait behind are listed.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import os
 from typing import TYPE_CHECKING, Any
 
 from syncdb_tui.core.risk.output import FORMATS
@@ -87,8 +87,8 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     env_name = getattr(args, "env", None)
     target = args.target
     env: Environment | None = None
-    if target and (target.endswith(".sql") or Path(target).is_file()):
-        sources = [_read_file(Path(target))]
+    if target and (target.endswith(".sql") or os.path.isfile(target)):
+        sources = [_read_file(target)]
         env = ctx.environment() if env_name else None
     elif target:
         # offline SQL is rendered for the dialect alone: the environment matters only with --env
@@ -139,10 +139,10 @@ def _run_offline(ctx: CommandContext, target: str, fail_on: Severity | None) -> 
     return 0
 
 
-def _read_file(path: Path) -> _Source:
+def _read_file(path: str) -> _Source:
     from syncdb_tui.core.risk.output import read_sql_file
 
-    return _Source(str(path), None, read_sql_file(path), path=str(path))
+    return _Source(path, None, read_sql_file(path), path=path)
 
 
 def _full_revision(project: Project, target: str, graph: RevisionGraph | None = None) -> str | None:

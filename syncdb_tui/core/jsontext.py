@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from pathlib import Path
 from typing import Any
 
 
@@ -14,6 +13,7 @@ def json_default(value: Any) -> Any:
     import datetime as dt
     import decimal
     import uuid
+    from pathlib import PurePath
 
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
@@ -26,7 +26,7 @@ def json_default(value: Any) -> Any:
         return str(value)
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, decimal.Decimal | uuid.UUID | Path):
+    if isinstance(value, decimal.Decimal | uuid.UUID | PurePath):
         return str(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return "\\x" + bytes(value).hex()

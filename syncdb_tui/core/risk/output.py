@@ -13,7 +13,6 @@ Everything here stays cheap for thousands of findings: plain lines, no table.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from syncdb_tui.core.errors import CheckFailed, UsageError
@@ -67,14 +66,15 @@ def fail_on_severity(text: str | None) -> Severity | None:
     return Severity[name]
 
 
-def read_sql_file(path: Path) -> str:
-    """The text of the .sql file ``path``.
+def read_sql_file(path: str) -> str:
+    """The text of the .sql file ``path`` (universal newlines, as ``Path.read_text`` reads it).
 
     Raises:
         UsageError: it does not exist, cannot be read or is not UTF-8.
     """
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
     except FileNotFoundError:
         raise UsageError(
             f"the SQL file {path} does not exist",
