@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from syncdb_tui.core.forks import child_exit, fork_quietly, kill, may_fork, reap, receive
 from syncdb_tui.core.project.revisions import ALEMBIC_LOCK, Project, translate_script_errors
 
 if TYPE_CHECKING:
@@ -527,7 +528,7 @@ class _Split:
     When the child fails in any way the parent renders the rest of the pass itself; when the parent's part
     stops the pass, the child is killed and its work dropped. No split without ``os.fork`` (or on macOS),
     with other threads running, for fewer than :data:`MIN_SPLIT_STEPS` revisions, when env.py asks for a callback per
-    revision (``on_version_apply``), or when no CPU is idle (:func:`_idle_cpu`); ``SYNCDB_FORK=0``
+    revision (``on_version_apply``), or when no CPU is idle (``forks.may_fork``); ``SYNCDB_FORK=0``
     never splits, ``SYNCDB_FORK=1`` splits whenever it can, busy CPUs or not.
     """
 
@@ -609,53 +610,24 @@ class _Split:
 
     @staticmethod
     def _can_fork(steps: list[Any], context: Any, buffer: io.StringIO) -> bool:
-        import threading
-
-        setting = os.environ.get("SYNCDB_FORK", "auto").lower()
         return (
             len(steps) >= MIN_SPLIT_STEPS
-            and setting not in ("0", "no", "never", "false")
-            and hasattr(os, "fork")
-            and sys.platform != "darwin"
-            and threading.active_count() == 1
             and getattr(context, "as_sql", False)
             and getattr(getattr(context, "impl", None), "output_buffer", None) is buffer
             and not getattr(context, "on_version_apply_callbacks", ())
-            and (setting in ("1", "yes", "always", "true") or _idle_cpu())
+            and may_fork()
         )
 
     def _fork(self) -> bool:
         """Fork; True in both processes when it worked (``state`` tells which one this is)."""
-        import gc
-
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError, AttributeError):
-                pass
-        try:
-            read, write = os.pipe()
-        except OSError:
+        forked = fork_quietly()
+        if forked is None:
             return False
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read)
-            os.close(write)
-            return False
+        pid, read, write = forked
         if pid == 0:
-            gc.freeze()  # the child's collections leave the pages it shares with the parent alone
-            os.close(read)
             self.state, self.fd = "child", write
-            try:  # never the terminal: stdin, stdout and stderr go to /dev/null
-                null = os.open(os.devnull, os.O_RDWR)
-                for fd in (0, 1, 2):
-                    os.dup2(null, fd)
-            except OSError:
-                os._exit(1)
-            return True
-        os.close(write)
-        self.state, self.pid, self.fd = "parent", pid, read
+        else:
+            self.state, self.pid, self.fd = "parent", pid, read
         return True
 
     def run(self, run_env: Callable[[], None], buffer: io.StringIO) -> None:
@@ -697,41 +669,26 @@ class _Split:
     def _send(self, buffer: io.StringIO | None) -> None:
         """The child's end: its SQL from the seam, its failures and its :class:`Derived` values through the
         pipe, then ``os._exit``."""
-        code = 1
-        try:
-            if buffer is not None:
-                part = buffer.getvalue()[self.child_seam :]
-                failures = self._reasons(self.child_seam)
-                derived = self._derive(part, failures)
-                payload = json.dumps({"sql": part, "failures": failures, "derived": derived})
-                data = memoryview(payload.encode())
-                while data:
-                    data = data[os.write(self.fd, data) :]
-                code = 0
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
+
+        def payload() -> bytes | None:
+            if buffer is None:
+                return None
+            part = buffer.getvalue()[self.child_seam :]
+            failures = self._reasons(self.child_seam)
+            derived = self._derive(part, failures)
+            return json.dumps({"sql": part, "failures": failures, "derived": derived}).encode()
+
+        child_exit(payload, self.fd)
 
     def _join(self) -> bool:
         """Wait for the child; True when it rendered its part (kept for :meth:`whole`)."""
-        chunks = []
-        try:
-            while True:
-                data = os.read(self.fd, 1 << 16)
-                if not data:
-                    break
-                chunks.append(data)
-        except OSError:
-            chunks = []
-        finally:
-            os.close(self.fd)
-            self.fd = -1
+        data = receive(self.fd)
+        self.fd = -1
         status = self._wait()
-        if status != 0 or not chunks:
+        if status != 0 or not data:
             return False
         try:
-            payload = json.loads(b"".join(chunks))
+            payload = json.loads(data)
             sql = payload["sql"]
             failures = {str(rev): (str(item[0]), int(item[1])) for rev, item in payload["failures"].items()}
         except (ValueError, KeyError, TypeError, IndexError):
@@ -748,24 +705,15 @@ class _Split:
     def _wait(self) -> int:
         """Reap the child: its exit status (-1 when killed by a signal or lost)."""
         pid, self.pid = self.pid, 0
-        try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            return -1
-        return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+        return reap(pid)
 
     def _kill(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
         if self.pid:
-            import signal
-
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self._wait()
+            pid, self.pid = self.pid, 0
+            kill(pid)
 
     def close(self) -> None:
         """The parent's end of the pass: a child still running (the parent's part stopped the pass) is killed."""
@@ -775,26 +723,6 @@ class _Split:
     def whole(self, buffer: io.StringIO) -> str:
         """The pass's SQL as one process writes it: the parent's part, then the child's."""
         return buffer.getvalue()[: self.seam] + self.child_sql
-
-
-def _idle_cpu() -> bool:
-    """True when a CPU is free for a forked renderer: fewer runnable tasks than CPUs, this process included
-    (on a busy machine the child would only take turns with the parent and add the cost of the fork)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    if cpus < 2:
-        return False
-    try:
-        with open("/proc/loadavg", "rb") as handle:  # "0.52 0.61 0.70 1/345 6789": runnable/total now
-            running = int(handle.read().split()[3].split(b"/")[0])
-    except (OSError, ValueError, IndexError):
-        try:
-            return os.getloadavg()[0] < cpus - 0.5
-        except (AttributeError, OSError):
-            return True
-    return running < cpus
 
 
 def _heads_after(steps: list[Any], heads: set[str], context: Any) -> set[str]:

@@ -14,13 +14,17 @@ with regular expressions; the only pattern matched on text is the
 
 from __future__ import annotations
 
+import marshal
+import os
 from bisect import bisect_right
 from collections.abc import Iterable
 from itertools import accumulate, repeat
 from operator import add, attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from syncdb_tui.core.forks import child_exit, fork_quietly, kill, may_fork, reap, receive, send
 from syncdb_tui.core.risk import mitigations as fix
+from syncdb_tui.core.risk import pgquery
 from syncdb_tui.core.risk.model import (
     ACCESS_EXCLUSIVE,
     LOCK_STRENGTH,
@@ -31,7 +35,7 @@ from syncdb_tui.core.risk.model import (
     Severity,
     bare,
 )
-from syncdb_tui.core.risk.parse import Statement, gc_paused, parse, suppressions
+from syncdb_tui.core.risk.parse import Statement, decode, gc_paused, parse, suppressions
 from syncdb_tui.core.risk.rules import judge_statement, tables_of
 from syncdb_tui.core.risk.rules_objects import not_judged
 
@@ -250,7 +254,14 @@ class _Analyser:
         return self._counted_lines
 
     def run(self) -> RiskAnalysis:
-        statements = parse(self.sql)
+        pieces = None if self.context is not None or self.unrendered_reason else pgquery.take(self.sql)
+        if pieces is not None and len(pieces) > 1 and "syncdb:" not in self.sql and may_fork():
+            self._run_split(pieces)
+            statements: tuple[Statement, ...] | list[Statement] = ()
+        elif pieces is not None:
+            statements = decode(self.sql, pieces)
+        else:
+            statements = parse(self.sql)
         if "syncdb:" in self.sql:
             ignores = suppressions(self.sql, statements)
             self.ignores_by_start = {s.start: ignores[i] for i, s in enumerate(statements)}
@@ -267,6 +278,103 @@ class _Analyser:
         muted = [f for f in findings if f.suppressed]
         risk = worst_severity(active)
         return RiskAnalysis(active, muted, risk, self.context is not None, frozenset(self.tables))
+
+    # -- a large file judged in two processes
+
+    def _run_split(self, pieces: list[tuple[str, int, int]]) -> None:
+        """Judge the statements of ``pieces`` (all of the SQL), the second half in a forked child.
+
+        Each process decodes its part of the parse trees at once (the parent the first third or so, the
+        child the rest, which it judges after the parent's part); the parent judges its part and, where
+        it ends outside any transaction (``pgquery.cut_points`` prefers a ``COMMIT;`` line), hands the
+        child what it knows there (:meth:`_seam`: the tables created, their columns and indexes, the
+        constraints not yet valid, the lock_timeout settings); the child judges its half from that
+        state — exactly what one process does next — and sends its findings and tables back. When the
+        seam is inside a transaction or the child fails in any way, the child is killed and the parent
+        judges the second half itself: the findings never depend on the split (tested).
+        """
+        # the parent's third: the child decodes its part meanwhile, then judges from the parent's seam
+        half = max(1, round(len(pieces) / 3))
+        forked = fork_quietly(to_child=True)
+        if forked is None:
+            self._judge_all(decode(self.sql, pieces))
+            return
+        pid, read, write = forked
+        if pid == 0:
+            child_exit(lambda: self._child_half(pieces[half:], read), write)
+        try:
+            self._judge_all(decode(self.sql, pieces[:half]))
+            seam = self._seam()
+        except BaseException:
+            os.close(write)
+            os.close(read)
+            kill(pid)
+            raise
+        if seam is not None and send(write, seam):
+            data = receive(read)
+            if reap(pid) == 0 and data and self._take_half(data):
+                return
+        else:
+            if seam is None:
+                os.close(write)
+            os.close(read)
+            kill(pid)
+        self._judge_all(decode(self.sql, pieces[half:]))
+
+    def _judge_all(self, statements: list[Statement]) -> None:
+        for statement in statements:
+            self._statement(statement, _NO_IGNORES)
+
+    def _seam(self) -> bytes | None:
+        """What the statements so far leave for the next ones, when no transaction is open; else None."""
+        if (
+            self.state.in_transaction
+            or self.lock_timeout_local_value is not None
+            or self.tx_exclusive
+            or self.tx_strong_ddl
+            or self.tx_dml
+            or self.tx_multi is not None
+            or self.tx_long
+        ):
+            return None
+        state = self.state
+        return marshal.dumps(
+            (
+                tuple(getattr(state, name) for name in ScanState.__slots__),
+                self.lock_timeout_session,
+                self.lock_timeout_reported,
+            ),
+            2,  # no back-references: quicker, and these values share nothing worth them
+        )
+
+    def _child_half(self, pieces: list[tuple[str, int, int]], read: int) -> bytes | None:
+        """In the child: decode its half, wait for the parent's :meth:`_seam`, judge, return the findings."""
+        statements = decode(self.sql, pieces)
+        seam = receive(read)
+        if not seam:
+            return None
+        fields, self.lock_timeout_session, self.lock_timeout_reported = marshal.loads(seam)
+        for name, value in zip(ScanState.__slots__, fields, strict=True):
+            setattr(self.state, name, value)
+        self._judge_all(statements)
+        self._end_transaction()
+        findings = [(*f[:1], int(f[1]), *f[2:]) for f in self.findings]
+        return marshal.dumps((findings, sorted(self.tables)), 2)
+
+    def _take_half(self, data: bytes) -> bool:
+        """In the parent: the child's findings (in the order it found them) and tables; False (nothing
+        taken) when ``data`` is not what :meth:`_child_half` sends."""
+        severities = {int(s): s for s in Severity}
+        try:
+            findings, tables = marshal.loads(data)
+            found = [_make_tuple(Finding, (item[0], severities[item[1]], *item[2:])) for item in findings]
+            if any(len(f) != len(Finding._fields) for f in found) or not all(isinstance(t, str) for t in tables):
+                return False
+        except (ValueError, EOFError, TypeError, KeyError, IndexError):
+            return False
+        self.findings.extend(found)
+        self.tables.update(tables)
+        return True
 
     # -- one statement
 
@@ -302,7 +410,7 @@ class _Analyser:
         if not self.state.in_transaction:
             self._end_transaction()
 
-    def _unrendered(self, statements: tuple[Statement, ...]) -> None:
+    def _unrendered(self, statements: tuple[Statement, ...] | list[Statement]) -> None:
         """The part of the revision offline SQL could not show: never judged as safe."""
         end = len(self.sql.rstrip())
         rendered = sum(1 for s in statements if s.kind not in ("TransactionStmt", "VariableSetStmt"))

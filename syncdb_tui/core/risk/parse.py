@@ -74,6 +74,12 @@ def _parse(sql: str) -> tuple[Statement, ...]:
         else:
             text = tree.decode("utf-8")
         pieces = [(text, 0, len(sql) if sql.isascii() else len(sql.encode("utf-8")))]
+    return tuple(decode(sql, pieces))
+
+
+def decode(sql: str, pieces: list[tuple[str, int, int]]) -> list[Statement]:
+    """The statements of ``sql`` in libpg_query's JSON trees of its ``pieces`` (each its JSON text, its
+    offset and its size in bytes; all of them, or some in order, see ``pgquery.take``)."""
     # pglast's locations count bytes of UTF-8; Python slices count characters
     encoded = None if sql.isascii() else sql.encode("utf-8")
     statements: list[Statement] = []
@@ -92,7 +98,7 @@ def _parse(sql: str) -> tuple[Statement, ...]:
             else:
                 kind, body = "", {}
             append(Statement(kind, body, sql[start:end].strip(), start, end))
-    return tuple(statements)
+    return statements
 
 
 def parse_each(sql: str) -> list[Statement]:

@@ -101,12 +101,18 @@ def cut_points(encoded: bytes, pieces: int) -> list[int]:
     name, a dollar-quoted body or a block comment leaves the part before it unterminated, and one
     inside CREATE RULE's parenthesised actions or a BEGIN ATOMIC body leaves it incomplete, so
     libpg_query rejects that part; only a line comment ends at the line's end, so a line with ``--``
-    before its ``;`` is never cut.
+    before its ``;`` is never cut. A ``COMMIT;`` line shortly after the ideal place is preferred: there
+    no transaction is open, so the risk engine may judge the pieces on both sides in two processes
+    (``analysis._Analyser``).
     """
     size = len(encoded)
     points: list[int] = []
     for k in range(1, pieces):
         at = max(k * size // pieces, points[-1] if points else 0)
+        commit = encoded.find(b"\nCOMMIT;\n", at, at + size // (4 * pieces))
+        if commit >= 0:
+            points.append(commit + len(b"\nCOMMIT;"))
+            continue
         for _ in range(64):
             found = encoded.find(b";\n", at)
             if found < 0:
@@ -148,8 +154,11 @@ def prefetch(path: str) -> bool:
             encoded = handle.read()
     except OSError:
         return False
-    # one piece per core: the load average trails by a minute, so it only says whether any core is idle
-    pieces = max(1, min(MAX_PIECES, os.cpu_count() or 1, len(encoded) // PIECE_MIN_BYTES))
+    # a piece per core, at least three with two cores (the risk engine judges the first third in this
+    # process and the rest in a child, see analysis._Analyser._run_split); the load average trails by a
+    # minute, so it only says whether any core is idle
+    cores = os.cpu_count() or 1
+    pieces = max(1, min(MAX_PIECES, max(cores, 3) if cores > 1 else 1, len(encoded) // PIECE_MIN_BYTES))
     bounds = [0, *cut_points(encoded, pieces), len(encoded)]
     results: list[bytes | None] = [None] * (len(bounds) - 1)
 
