@@ -14,7 +14,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-_SIMPLE_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
+_SIMPLE_IDENT = r"[a-z_][a-z0-9_$]*"
+"""Patterns here are compiled on first use (re's own cache): most runs quote no name and build no index."""
 BATCH = 10_000
 
 
@@ -61,7 +62,7 @@ def q(name: str) -> str:
     names come back in statement after statement)."""
     parts = []
     for part in name.split("."):
-        if _SIMPLE_IDENT.fullmatch(part) and part not in _reserved():
+        if re.fullmatch(_SIMPLE_IDENT, part) and part not in _reserved():
             parts.append(part)
         else:
             parts.append('"' + part.replace('"', '""') + '"')
@@ -334,7 +335,7 @@ def create_index_concurrently(text: str) -> str:
     return f"-- outside a transaction block (Alembic: op.get_context().autocommit_block()):\n{rewritten}"
 
 
-_CREATE_INDEX = re.compile(r"CREATE\s+(?:UNIQUE\s+)?INDEX(?=\s)", re.IGNORECASE | re.ASCII)
+_CREATE_INDEX = r"(?ia)CREATE\s+(?:UNIQUE\s+)?INDEX(?=\s)"
 """The first words of a CREATE INDEX written plainly: their INDEX is the scanner's first INDEX token."""
 
 
@@ -345,7 +346,7 @@ def _insert_after_keyword(text: str, keyword: str, addition: str) -> str | None:
     know where its first INDEX token ends.
     """
     text = _one(text)
-    plain = _CREATE_INDEX.match(text) if keyword == "INDEX" else None
+    plain = re.match(_CREATE_INDEX, text) if keyword == "INDEX" else None
     if plain is not None:
         return text[: plain.end()] + addition + text[plain.end() :]
     from pglast.parser import ParseError, scan

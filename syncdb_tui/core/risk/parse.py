@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 
 from syncdb_tui.core.risk import pgquery
 
-_SUPPRESSION = re.compile(r"--\s*syncdb:\s*ignore\s+([A-Za-z0-9_-]+)[ \t]*([^\n]*)")
+_SUPPRESSION = r"--\s*syncdb:\s*ignore\s+([A-Za-z0-9_-]+)[ \t]*([^\n]*)"
+"""Compiled on first use (re's own cache): only SQL with ``syncdb:`` comments needs it."""
 
 
 class Statement(NamedTuple):
@@ -159,7 +160,7 @@ def suppressions(sql: str, statements: tuple[Statement, ...] | list[Statement]) 
     previous_end = 0
     for index, statement in enumerate(statements):
         region = sql[previous_end : statement.end]
-        for match in _SUPPRESSION.finditer(region):
+        for match in re.finditer(_SUPPRESSION, region):
             position = previous_end + match.start()
             same_line_as_previous = index > 0 and "\n" not in sql[statements[index - 1].end : position]
             target = index - 1 if same_line_as_previous else index
@@ -167,7 +168,7 @@ def suppressions(sql: str, statements: tuple[Statement, ...] | list[Statement]) 
             result[target][match.group(1)] = reason
         previous_end = statement.end
     tail = sql[previous_end:]
-    for match in _SUPPRESSION.finditer(tail):
+    for match in re.finditer(_SUPPRESSION, tail):
         if statements and "\n" not in sql[statements[-1].end : previous_end + match.start()]:
             result[-1][match.group(1)] = match.group(2).strip() or "no reason given"
     return result
