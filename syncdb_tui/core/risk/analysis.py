@@ -282,28 +282,28 @@ class _Analyser:
     # -- a large file judged in two processes
 
     def _run_split(self, pieces: list[tuple[str, int, int]]) -> None:
-        """Judge the statements of ``pieces`` (all of the SQL), the second half in a forked child.
+        """Judge the statements of ``pieces`` (all of the SQL), those after the first third in a forked child.
 
         Each process decodes its part of the parse trees at once (the parent the first third or so, the
         child the rest, which it judges after the parent's part); the parent judges its part and, where
         it ends outside any transaction (``pgquery.cut_points`` prefers a ``COMMIT;`` line), hands the
         child what it knows there (:meth:`_seam`: the tables created, their columns and indexes, the
-        constraints not yet valid, the lock_timeout settings); the child judges its half from that
+        constraints not yet valid, the lock_timeout settings); the child judges its part from that
         state — exactly what one process does next — and sends its findings and tables back. When the
         seam is inside a transaction or the child fails in any way, the child is killed and the parent
-        judges the second half itself: the findings never depend on the split (tested).
+        judges the rest itself: the findings never depend on the split (tests/test_risk_split.py).
         """
         # the parent's third: the child decodes its part meanwhile, then judges from the parent's seam
-        half = max(1, round(len(pieces) / 3))
+        cut = max(1, round(len(pieces) / 3))
         forked = fork_quietly(to_child=True)
         if forked is None:
             self._judge_all(decode(self.sql, pieces))
             return
         pid, read, write = forked
         if pid == 0:
-            child_exit(lambda: self._child_half(pieces[half:], read), write)
+            child_exit(lambda: self._child_half(pieces[cut:], read), write)
         try:
-            self._judge_all(decode(self.sql, pieces[:half]))
+            self._judge_all(decode(self.sql, pieces[:cut]))
             seam = self._seam()
         except BaseException:
             os.close(write)
@@ -319,7 +319,7 @@ class _Analyser:
                 os.close(write)
             os.close(read)
             kill(pid)
-        self._judge_all(decode(self.sql, pieces[half:]))
+        self._judge_all(decode(self.sql, pieces[cut:]))
 
     def _judge_all(self, statements: list[Statement]) -> None:
         for statement in statements:
@@ -348,7 +348,7 @@ class _Analyser:
         )
 
     def _child_half(self, pieces: list[tuple[str, int, int]], read: int) -> bytes | None:
-        """In the child: decode its half, wait for the parent's :meth:`_seam`, judge, return the findings."""
+        """In the child: decode its part, wait for the parent's :meth:`_seam`, judge, return the findings."""
         statements = decode(self.sql, pieces)
         seam = receive(read)
         if not seam:
