@@ -24,6 +24,7 @@ from syncdb_tui.core.risk.model import (
     SHARE_ROW_EXCLUSIVE,
     SHARE_UPDATE_EXCLUSIVE,
     Record,
+    range_name,
 )
 
 ACCESS_SHARE = "ACCESS SHARE"
@@ -321,8 +322,6 @@ OBJECT_KINDS: dict[str, str] = {
 
 def quiet_lock_table(entry: Quiet, node: dict[str, object]) -> str | None:
     """The table a quiet statement locks (``schema.table``), if its entry says where to find it."""
-    from syncdb_tui.core.risk.model import range_name
-
     if entry.table_key is None:
         return None
     value = node.get(entry.table_key)
