@@ -277,24 +277,44 @@ def _main(argv: list[str], fast: argparse.Namespace | None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted: stopped by Ctrl+C; anything unfinished was rolled back\n")
         return 130
-    except BrokenPipeError:
-        return _pipe_closed()
+    except BrokenPipeError as error:
+        if _stdout_gone():
+            return _pipe_closed()
+        return _internal_error(error)
     except Exception as error:
-        from syncdb_tui.core.secrets import redact
+        return _internal_error(error)
 
-        if os.environ.get("SYNCDB_DEBUG") == "1":
-            import traceback
 
-            # the traceback, with every password and URL syncdb has seen masked
-            sys.stderr.write(redact(traceback.format_exc()))
-            return 5
-        sys.stderr.write(
-            redact(
-                f"error: internal error: {type(error).__name__}: {error}\n"
-                "hint: this is a bug in syncdb; run again with SYNCDB_DEBUG=1 for the traceback and report it\n"
-            )
-        )
+def _internal_error(error: Exception) -> int:
+    """A bug: one message (the traceback with SYNCDB_DEBUG=1, called from an ``except`` clause), every
+    password and URL syncdb has seen masked; exit code 5."""
+    from syncdb_tui.core.secrets import redact
+
+    if os.environ.get("SYNCDB_DEBUG") == "1":
+        import traceback
+
+        sys.stderr.write(redact(traceback.format_exc()))
         return 5
+    sys.stderr.write(
+        redact(
+            f"error: internal error: {type(error).__name__}: {error}\n"
+            "hint: this is a bug in syncdb; run again with SYNCDB_DEBUG=1 for the traceback and report it\n"
+        )
+    )
+    return 5
+
+
+def _stdout_gone() -> bool:
+    """True when stdout is a pipe whose reader has gone (poll reports an error on its end), not when a
+    BrokenPipeError came from anything else (a child's pipe, a socket)."""
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _open_tui(ctx: object) -> int:

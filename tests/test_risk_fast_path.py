@@ -412,3 +412,47 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path: Path) ->
         code = process.wait(timeout=60)
         assert "internal error" not in err and "Traceback" not in err and "BrokenPipe" not in err, err
         assert code == 141, (code, err)
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_an_internal_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a closed stdout ends a command quietly (141); a BrokenPipeError from anything else is a bug."""
+    from syncdb_tui.commands import risk
+
+    def broken(args: object, ctx: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    (tmp_path / "a.sql").write_text("SELECT 1;\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(risk, "run", broken)
+    code, out, err = _run(monkeypatch, ["risk", "a.sql"], fast=True)
+    assert (code, out) == (5, "") and "internal error: BrokenPipeError" in err
+
+
+def test_a_nul_byte_is_refused_not_silently_cut(tmp_path: Path) -> None:
+    """libpg_query reads C strings: it would stop at a NUL and drop every statement after it."""
+    from syncdb_tui.core.risk.analysis import analyse_sql
+
+    (tmp_path / "nul.sql").write_bytes(b"DROP TABLE a;\n\x00;\nDROP TABLE important;\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "syncdb_tui", "risk", "./nul.sql", "--fail-on", "high"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert "nul.sql holds a NUL character (line 2)" in result.stderr and "./nul.sql" not in result.stderr
+    analysis = analyse_sql("DROP TABLE a;\n\x00;\nDROP TABLE important;\n")
+    assert [f.rule for f in analysis.findings] == ["unparseable-statement"]  # never "no findings"
+
+
+def test_the_file_is_named_as_a_normal_path(tmp_path: Path) -> None:
+    (tmp_path / "change.sql").write_text("DROP TABLE users;\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "syncdb_tui", "risk", ".//change.sql"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.stdout.startswith("change.sql: risk HIGH"), result.stdout

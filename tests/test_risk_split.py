@@ -135,3 +135,25 @@ def test_no_split_when_forking_is_off_or_the_file_is_small(tmp_path: Path) -> No
     (tmp_path / "small.sql").write_text(_history(5))
     assert _run(tmp_path, "history.sql", "0")[3] == "[]"
     assert _run(tmp_path, "small.sql", "1")[3] == "[]"
+
+
+def test_ctrl_c_while_waiting_for_the_child_leaves_no_child_behind(tmp_path: Path) -> None:
+    (tmp_path / "history.sql").write_text(_history(700))
+    interrupted = (
+        "from syncdb_tui.core import forks\n"
+        "real_receive = analysis.receive\n"
+        "def receive(fd):\n"
+        "    if os.getpid() == pid:\n"  # the parent, waiting for the child's findings
+        "        raise KeyboardInterrupt\n"
+        "    return real_receive(fd)\n"
+        "analysis.receive = receive\n"
+        "def children():\n"
+        "    try:\n"
+        "        return os.waitpid(-1, os.WNOHANG)\n"
+        "    except ChildProcessError:\n"
+        "        return 'none'\n"
+        "atexit.register(lambda: os.getpid() == pid and sys.stderr.write(f'\\nchildren={children()}'))\n"
+    )
+    code, _out, err, how = _run(tmp_path, "history.sql", "1", interrupted)
+    assert code == 130 and "interrupted" in err and how == "['split']", (code, err[-2000:])
+    assert err.endswith("children=none"), err[-500:]  # killed and reaped, not a zombie

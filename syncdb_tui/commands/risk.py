@@ -142,6 +142,7 @@ def _run_offline(ctx: CommandContext, target: str, fail_on: Severity | None) -> 
 def _read_file(path: str) -> _Source:
     from syncdb_tui.core.risk.output import read_sql_file
 
+    path = os.path.normpath(path)  # ./a.sql and a//b.sql shown as a.sql and a/b.sql
     return _Source(path, None, read_sql_file(path), path=path)
 
 

@@ -310,15 +310,23 @@ class _Analyser:
             os.close(read)
             kill(pid)
             raise
-        if seam is not None and send(write, seam):
-            data = receive(read)
-            if reap(pid) == 0 and data and self._take_half(data):
-                return
-        else:
-            if seam is None:
-                os.close(write)
-            os.close(read)
-            kill(pid)
+        reaped = False
+        try:
+            if seam is not None and send(write, seam):
+                data = receive(read)
+                status, reaped = reap(pid), True
+                if status == 0 and data and self._take_half(data):
+                    return
+            else:
+                if seam is None:
+                    os.close(write)
+                os.close(read)
+                kill(pid)
+                reaped = True
+        except BaseException:  # Ctrl+C, SIGTERM while waiting: the child goes too, never left unreaped
+            if not reaped:  # (a reaped pid may already name another process)
+                kill(pid)
+            raise
         self._judge_all(decode(self.sql, pieces[cut:]))
 
     def _judge_all(self, statements: list[Statement]) -> None:

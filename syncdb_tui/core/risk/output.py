@@ -74,7 +74,7 @@ def read_sql_file(path: str) -> str:
     """
     try:
         with open(path, encoding="utf-8") as handle:
-            return handle.read()
+            text = handle.read()
     except FileNotFoundError:
         raise UsageError(
             f"the SQL file {path} does not exist",
@@ -83,6 +83,14 @@ def read_sql_file(path: str) -> str:
         ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read {path}: {error}", hint="give a readable UTF-8 .sql file") from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise UsageError(
+            f"{path} holds a NUL character (line {line}): PostgreSQL cannot run such text, and nothing after it "
+            "could be judged",
+            hint="remove the NUL byte (the file may be binary or UTF-16: save it as UTF-8)",
+        )
+    return text
 
 
 def output_format(fmt: str | None, *, json_flag: bool) -> str:

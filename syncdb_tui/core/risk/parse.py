@@ -62,6 +62,11 @@ def parse(sql: str) -> tuple[Statement, ...]:
 
 
 def _parse(sql: str) -> tuple[Statement, ...]:
+    if "\x00" in sql:
+        # the parser reads C strings: it would stop at the NUL and silently drop every statement after it
+        at = sql.index("\x00")
+        why = f"the SQL holds a NUL character (at character {at}): PostgreSQL cannot run it"
+        return (Statement("", {}, sql.strip(), 0, len(sql), error=why),)
     pieces = pgquery.take(sql)
     if pieces is None:
         tree = pgquery.tree(sql.encode("utf-8"))

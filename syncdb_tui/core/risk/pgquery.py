@@ -81,7 +81,7 @@ def tree(encoded: bytes) -> bytes | None:
     """libpg_query's JSON parse tree of SQL encoded in UTF-8, in UTF-8; None on a syntax error (pglast
     then says where) or without the library."""
     functions = library()
-    if functions is None:
+    if functions is None or b"\x00" in encoded:  # a C string ends at a NUL: the rest would be lost
         return None
     parse_json, free, string_at = functions
     result = parse_json(encoded)
