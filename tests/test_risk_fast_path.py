@@ -433,13 +433,7 @@ def test_a_nul_byte_is_refused_not_silently_cut(tmp_path: Path) -> None:
     from syncdb_tui.core.risk.analysis import analyse_sql
 
     (tmp_path / "nul.sql").write_bytes(b"DROP TABLE a;\n\x00;\nDROP TABLE important;\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "syncdb_tui", "risk", "./nul.sql", "--fail-on", "high"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
+    result = _syncdb(tmp_path, "risk", "./nul.sql", "--fail-on", "high")
     assert result.returncode == 2 and result.stdout == "", result.stderr
     assert "nul.sql holds a NUL character (line 2)" in result.stderr and "./nul.sql" not in result.stderr
     analysis = analyse_sql("DROP TABLE a;\n\x00;\nDROP TABLE important;\n")
@@ -448,11 +442,12 @@ def test_a_nul_byte_is_refused_not_silently_cut(tmp_path: Path) -> None:
 
 def test_the_file_is_named_as_a_normal_path(tmp_path: Path) -> None:
     (tmp_path / "change.sql").write_text("DROP TABLE users;\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "syncdb_tui", "risk", ".//change.sql"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
+    result = _syncdb(tmp_path, "risk", ".//change.sql")
     assert result.stdout.startswith("change.sql: risk HIGH"), result.stdout
+
+
+def _syncdb(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``syncdb ARGV`` from the command line (a fresh process), in ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-m", "syncdb_tui", *argv], capture_output=True, text=True, cwd=cwd, check=False
+    )
