@@ -42,11 +42,17 @@ def on_database(env: Environment, database: str, *, label: str = "scratch") -> E
 
 
 async def other_sessions(env: Environment) -> list[str]:
-    """Sessions connected to ``env``'s database, described for a person (this one excluded)."""
+    """Sessions connected to ``env``'s database, described for a person (this one excluded).
+
+    Autovacuum workers are not counted: CREATE DATABASE … TEMPLATE ends them itself (PostgreSQL
+    signals the ones working on the template and waits for them), so one vacuuming a freshly
+    loaded table must not refuse a copy.
+    """
     async with admin_connection(env) as conn:
         rows = await conn.fetch(
             "SELECT pid, coalesce(usename, '') AS usename, coalesce(application_name, '') AS app, "
-            "coalesce(state, '') AS state FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            "coalesce(state, '') AS state FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() "
+            "AND backend_type IS DISTINCT FROM 'autovacuum worker'",
             env.database,
         )
     return [f"pid {r['pid']} {r['usename']} ({r['app'] or 'no application name'}, {r['state']})" for r in rows]
