@@ -199,14 +199,10 @@ async def keypress_to_paint(config: Config, depth: int, presses: int) -> tuple[f
     """Median and p95 (ms) of ``n`` pressed in the app's explorer → the next page painted, at ``depth``,
     and the median CPU time (ms) the app's process spent on one press (less sensitive than wall time
     to other load on the machine; the server's time is not in it)."""
-    from textual import events
-
     from syncdb_tui.ui.app import SyncdbApp
     from syncdb_tui.ui.screens.explorer import ExplorerScreen, PageRequest
 
     app = SyncdbApp(config, "bench", start="explorer", table="public.big")
-    samples: list[float] = []
-    cpu: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         deadline = time.monotonic() + 60
         while not (isinstance(app.screen, ExplorerScreen) and app.screen.page is not None):
@@ -218,21 +214,7 @@ async def keypress_to_paint(config: Config, depth: int, presses: int) -> tuple[f
         screen._load_page(PageRequest(screen.request.view, "next", (depth,)))  # jump to the depth
         await pilot.pause(0.2)
         await pilot.pause()
-        for number in range(presses + 3):
-            before = screen.page
-            started, cpu_started = time.perf_counter(), time.process_time()
-            key = events.Key("n", "n")
-            key.set_sender(app)
-            assert app._driver is not None
-            app._driver.send_message(key)  # what Pilot.press sends
-            while screen.page is before:
-                await asyncio.sleep(0)
-            await pilot._wait_for_screen()  # the grid and info line have handled the new page
-            screen._on_timer_update()  # and the screen renders what changed (as Pilot.pause does)
-            if number >= 3:  # the first presses warm the plans and the grid
-                samples.append((time.perf_counter() - started) * 1000)
-                cpu.append((time.process_time() - cpu_started) * 1000)
-            await pilot.pause(0.02)
+        samples, cpu = await _timed_presses(app, pilot, lambda: screen.page, presses)
     samples.sort()
     p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
     return statistics.median(samples), p95, statistics.median(cpu)
@@ -243,7 +225,7 @@ async def textual_floor(presses: int) -> tuple[float, float]:
     line-API widget filling a 120x40 screen, a key whose worker swaps its page (no database) and
     repaints it. What Textual itself costs here, for the figure above."""
     from rich.segment import Segment
-    from textual import events, work
+    from textual import work
     from textual.app import App, ComposeResult
     from textual.geometry import Size
     from textual.scroll_view import ScrollView
@@ -279,27 +261,38 @@ async def textual_floor(presses: int) -> tuple[float, float]:
             lines.refresh()
 
     app = Floor()
-    samples: list[float] = []
-    cpu: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.2)
         lines = app.query_one(Lines)
-        for number in range(presses + 3):
-            before = lines.page
-            started, cpu_started = time.perf_counter(), time.process_time()
-            key = events.Key("n", "n")
-            key.set_sender(app)
-            assert app._driver is not None
-            app._driver.send_message(key)
-            while lines.page == before:
-                await asyncio.sleep(0)
-            await pilot._wait_for_screen()
-            app.screen._on_timer_update()
-            if number >= 3:
-                samples.append((time.perf_counter() - started) * 1000)
-                cpu.append((time.process_time() - cpu_started) * 1000)
-            await pilot.pause(0.02)
+        samples, cpu = await _timed_presses(app, pilot, lambda: lines.page, presses)
     return statistics.median(samples), statistics.median(cpu)
+
+
+async def _timed_presses(
+    app: Any, pilot: Any, page: Callable[[], object], presses: int
+) -> tuple[list[float], list[float]]:
+    """Wall and CPU times (ms) of ``presses`` presses of ``n``, each until ``page()`` is a new object and the
+    screen has painted it; three more presses first, not counted (they warm plans, caches and widgets)."""
+    from textual import events
+
+    samples: list[float] = []
+    cpu: list[float] = []
+    for number in range(presses + 3):
+        before = page()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        key = events.Key("n", "n")
+        key.set_sender(app)
+        assert app._driver is not None
+        app._driver.send_message(key)  # what Pilot.press sends
+        while page() is before:
+            await asyncio.sleep(0)
+        await pilot._wait_for_screen()  # the widgets have handled the new page
+        app.screen._on_timer_update()  # and the screen renders what changed (as Pilot.pause does)
+        if number >= 3:
+            samples.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - cpu_started) * 1000)
+        await pilot.pause(0.02)
+    return samples, cpu
 
 
 async def run(server: EmbeddedServer, root: Path, rows: int, repeats: int, pages: int) -> None:
